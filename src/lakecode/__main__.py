@@ -1,0 +1,5 @@
+"""``python -m lakecode``."""
+
+from lakecode.cli.app import main
+
+main()
