@@ -11,7 +11,8 @@ The tree, split by who is at fault (the user's configuration, the infrastructure
     │   ├── HostError               a host that cannot be a workspace (normalisation refused it)
     │   └── ProfileError            ~/.databrickscfg is malformed or names an unknown profile
     ├── AuthError                   no usable credential; signing in again fixes it
-    │   └── LoginError              an interactive sign-in failed, timed out or was cancelled
+    │   ├── LoginError              an interactive sign-in failed, timed out or was cancelled
+    │   └── TokenStoreError         the token store is corrupt, locked or not writable
     ├── APIError                    an HTTP exchange with the model service failed
     │   ├── WrongHostError          a 3xx to a login page or an HTML body: not a workspace API host
     │   ├── APIStatusError          the service answered with an error status
@@ -59,6 +60,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StreamError",
+    "TokenStoreError",
     "ToolsUnsupportedError",
     "UnsupportedParameterError",
     "WrongHostError",
@@ -118,6 +120,11 @@ class AuthError(LakecodeError):
 
 class LoginError(AuthError):
     """An interactive sign-in (browser / U2M) failed, timed out or was cancelled."""
+
+
+class TokenStoreError(AuthError):
+    """The token store cannot be used: a corrupt entry (moved aside), a lock held too long by
+    another process, or a directory that cannot be written. The hint says how to recover."""
 
 
 class APIError(LakecodeError):
