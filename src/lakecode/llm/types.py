@@ -56,11 +56,14 @@ class ReasoningPart:
         replayable: True when the service returned it as a typed ``reasoning`` content part
             (which is the only form that may be sent back); False for e.g. a string
             ``reasoning_content`` delta, which is shown to the user but never replayed.
+        item_id: the Responses API reasoning item id (Responses route only), needed to replay
+            the item there; None for chat-completions reasoning.
     """
 
     text: str
     signature: str | None = None
     replayable: bool = True
+    item_id: str | None = None
 
 
 Part: TypeAlias = TextPart | ReasoningPart
