@@ -1,0 +1,145 @@
+"""What discovery learned about one model, before classification: ``EndpointRecord``.
+
+Every discovery source (serving endpoints, the foundation-models listing, Unity Catalog model
+services, the AI Gateway v2 list, the Codex model list) turns its JSON into these small records.
+Records with the same id are merged (``merge_records``); ``classify`` then turns a merged record
+(plus curated data) into a ``ModelInfo``. Records are plain data so they can be cached on disk
+as JSON and re-classified with newer curated data.
+
+Ids are kept **verbatim** (F25): a record's ``id`` is exactly what discovery returned (a serving
+endpoint's ``name``; a UC model service's ``<catalog>.<schema>.<name>`` after removing the
+``model-services/`` resource prefix), and it is what will be sent as ``model``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["EndpointRecord", "merge_records", "record_from_dict", "record_to_dict"]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRecord:
+    """The discovered facts about one model id.
+
+    Attributes:
+        id: the id to send as ``model``, verbatim.
+        sources: the discovery sources that listed it, e.g. ("serving-endpoints",).
+        task: the serving task ("llm/v1/chat", "llm/v1/embeddings", ...), when listed.
+        endpoint_type: "FOUNDATION_MODEL_API", "EXTERNAL_MODEL", "CUSTOM_MODEL", ..., when listed.
+        ready: True for READY, False for NOT_READY, None when the source did not say.
+        api_types: the API types the model speaks (``api_types`` / ``supported_api_types``).
+        function_calling: ``capabilities.function_calling``, when listed.
+        gateway: whether the model is known to be served by the AI Gateway
+            (``ai_gateway_v2_supported``, or listed by a gateway-only source).
+        responses_only: listed by a source that serves only the Responses API (Codex list).
+        display_name: a human name from the listing (``foundation_model.display_name``).
+        entity_name: the served entity (e.g. "system.ai.claude-sonnet-4-5"), when listed.
+        provider: the external model provider ("anthropic", "openai", ...), when listed.
+        upstream_name: the external or foundation model's own name (display/family only).
+        description: a short description from the listing.
+    """
+
+    id: str
+    sources: tuple[str, ...] = ()
+    task: str | None = None
+    endpoint_type: str | None = None
+    ready: bool | None = None
+    api_types: tuple[str, ...] = ()
+    function_calling: bool | None = None
+    gateway: bool | None = None
+    responses_only: bool = False
+    display_name: str | None = None
+    entity_name: str | None = None
+    provider: str | None = None
+    upstream_name: str | None = None
+    description: str | None = None
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    if not b:
+        return a
+    if not a:
+        return b
+    return a + tuple(x for x in b if x not in a)
+
+
+def _merge_pair(a: EndpointRecord, b: EndpointRecord) -> EndpointRecord:
+    """Combine two records for the same id: lists are unioned, ``a`` wins other conflicts."""
+    return EndpointRecord(
+        id=a.id,
+        sources=_union(a.sources, b.sources),
+        task=a.task or b.task,
+        endpoint_type=a.endpoint_type or b.endpoint_type,
+        ready=a.ready if a.ready is not None else b.ready,
+        api_types=_union(a.api_types, b.api_types),
+        function_calling=a.function_calling if a.function_calling is not None else b.function_calling,
+        gateway=a.gateway if a.gateway is not None else b.gateway,
+        responses_only=a.responses_only or b.responses_only,
+        display_name=a.display_name or b.display_name,
+        entity_name=a.entity_name or b.entity_name,
+        provider=a.provider or b.provider,
+        upstream_name=a.upstream_name or b.upstream_name,
+        description=a.description or b.description,
+    )
+
+
+_SYSTEM_AI = "system.ai."
+
+
+def merge_records(groups: Iterable[Iterable[EndpointRecord]]) -> list[EndpointRecord]:
+    """Merge the records of several sources into one list without duplicate ids.
+
+    Records are merged by exact id, in first-seen order (so the order of ``groups`` decides
+    which source's scalar facts win). One alias is folded as well: the Unity Catalog id
+    ``system.ai.<model>`` of a pay-per-token model and its serving endpoint
+    ``databricks-<model>`` are the same model, so when both are listed the facts of the UC
+    entry join the endpoint's record and the UC id is not listed twice. Nothing else is ever
+    renamed; ids outside ``system.ai`` are kept as they are.
+    """
+    merged: dict[str, EndpointRecord] = {}
+    for group in groups:
+        for record in group:
+            seen = merged.get(record.id)
+            merged[record.id] = record if seen is None else _merge_pair(seen, record)
+    for uc_id in [k for k in merged if k.startswith(_SYSTEM_AI)]:
+        endpoint_id = "databricks-" + uc_id[len(_SYSTEM_AI):]
+        endpoint = merged.get(endpoint_id)
+        if endpoint is not None:
+            uc = merged.pop(uc_id)
+            merged[endpoint_id] = _merge_pair(endpoint, replace(uc, id=endpoint_id))
+    return list(merged.values())
+
+
+_TUPLE_FIELDS = {"sources", "api_types"}
+
+
+def record_to_dict(record: EndpointRecord) -> dict[str, Any]:
+    """A JSON-ready dict of a record (None and empty values left out)."""
+    out: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if value is None or value == () or (f.name == "responses_only" and not value):
+            continue
+        out[f.name] = list(value) if f.name in _TUPLE_FIELDS else value
+    return out
+
+
+_FIELD_NAMES = {f.name for f in fields(EndpointRecord)}
+
+
+def record_from_dict(data: Mapping[str, Any]) -> EndpointRecord:
+    """The inverse of ``record_to_dict``; unknown keys are ignored.
+
+    Raises:
+        ValueError: ``data`` has no string ``id``.
+    """
+    if not isinstance(data.get("id"), str):
+        raise ValueError("record without an id")
+    kwargs = {k: v for k, v in data.items() if k in _FIELD_NAMES}
+    for name in _TUPLE_FIELDS:
+        if name in kwargs:
+            kwargs[name] = tuple(str(x) for x in kwargs[name])
+    return EndpointRecord(**kwargs)
