@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["lakecode.testing.pytest_plugin"]
+
 _SCRUB_PREFIXES = ("DATABRICKS_", "LLM_", "LAKECODE_", "OPENAI_", "ARM_", "AZURE_", "GOOGLE_")
 
 
