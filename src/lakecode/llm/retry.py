@@ -16,7 +16,7 @@ would end past the deadline. All waits go through the injected ``Clock``: tests 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -89,7 +89,7 @@ async def retrying(
     clock: Clock,
     policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """Run ``attempt()`` until it succeeds, retrying per the module docstring.
 
     Args:

@@ -30,7 +30,8 @@ is surfaced as soon as it is parsed: nothing is buffered beyond the assembly of 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -578,7 +579,8 @@ def _decode(data: str) -> Mapping[str, Any]:
     return value
 
 
-async def iter_sse_events(response: httpx.Response, dialect: Dialect) -> AsyncIterator[StreamEvent]:
+async def iter_sse_events(response: httpx.Response, dialect: Dialect
+                          ) -> AsyncGenerator[StreamEvent, None]:
     """Events from an SSE response body, each yielded as soon as its chunk is parsed.
 
     Raises:
@@ -586,31 +588,31 @@ async def iter_sse_events(response: httpx.Response, dialect: Dialect) -> AsyncIt
         ModelBehaviourError: a tool call is unusable (see ``parse_tool_arguments``).
         APIError: an error event inside the stream (classified like an HTTP error).
     """
-    source = EventSource(response)
-    if dialect is Dialect.RESPONSES:
-        responses = ResponsesAssembler()
-        async for sse in source.aiter_sse():
-            if not sse.data or sse.data == _DONE:
-                continue
-            data = _decode(sse.data)
-            kind = data.get("type")
-            for event in responses.feed_event(kind if isinstance(kind, str) else sse.event, data):
+    async with aclosing(EventSource(response).aiter_sse()) as source:
+        if dialect is Dialect.RESPONSES:
+            responses = ResponsesAssembler()
+            async for sse in source:
+                if not sse.data or sse.data == _DONE:
+                    continue
+                data = _decode(sse.data)
+                kind = data.get("type")
+                for event in responses.feed_event(kind if isinstance(kind, str) else sse.event, data):
+                    yield event
+            if not responses.completed:
+                raise StreamError("The response stream ended before the model finished.")
+            for event in responses.finish():
                 yield event
-        if not responses.completed:
-            raise StreamError("The response stream ended before the model finished.")
-        for event in responses.finish():
-            yield event
-        return
-    chat = ChatAssembler()
-    async for sse in source.aiter_sse():
-        data_text = sse.data
-        if not data_text:
-            continue
-        if data_text.strip() == _DONE:
-            chat.done = True
-            break
-        for event in chat.feed_chunk(_decode(data_text)):
-            yield event
+            return
+        chat = ChatAssembler()
+        async for sse in source:
+            data_text = sse.data
+            if not data_text:
+                continue
+            if data_text.strip() == _DONE:
+                chat.done = True
+                break
+            for event in chat.feed_chunk(_decode(data_text)):
+                yield event
     if not chat.finished:
         raise StreamError("The response stream ended before the model finished.")
     for event in chat.finish():

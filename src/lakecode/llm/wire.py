@@ -32,6 +32,7 @@ import platform
 import random
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
@@ -170,9 +171,10 @@ class ChatTransport:
                 self._attempt, url, json.dumps(body, separators=(",", ":")).encode(),
                 stream=request.stream, dialect=dialect, endpoint=endpoint, headers=headers)
             try:
-                async for event in retrying(attempt, clock=self._clock, policy=self._retry,
-                                            rng=self._rng):
-                    yield event
+                async with aclosing(retrying(attempt, clock=self._clock, policy=self._retry,
+                                             rng=self._rng)) as events:
+                    async for event in events:
+                        yield event
                 return
             except (UnsupportedParameterError, MaxTokensExceededError) as error:
                 if not self._heal(error, body, request.model, healed):
@@ -231,9 +233,10 @@ class ChatTransport:
             if not 200 <= response.status_code < 300 or "html" in content_type:
                 await response.aread()
                 raise error_from_response(response, endpoint=endpoint, now=self._clock.time())
-            if stream and "text/event-stream" in content_type:
-                async for event in iter_sse_events(response, dialect):
-                    yield event
+            if "text/event-stream" in content_type:
+                async with aclosing(iter_sse_events(response, dialect)) as events:
+                    async for event in events:
+                        yield event
             else:
                 await response.aread()
                 for event in parse_response_body(_json(response, where), dialect):
