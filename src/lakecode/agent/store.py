@@ -61,6 +61,7 @@ __all__ = [
     "TurnRecord",
     "message_from_dict",
     "message_to_dict",
+    "new_conversation_id",
 ]
 
 FORMAT_VERSION = 1
@@ -152,6 +153,12 @@ def _dumps(data: Mapping[str, Any]) -> bytes:
 # ---- the conversation ----------------------------------------------------------------------
 
 
+def new_conversation_id(clock: Clock = system_clock) -> str:
+    """A fresh conversation id, sortable by creation time: ``YYYYMMDDTHHMMSSmmmZ-xxxxxx``."""
+    now = datetime.fromtimestamp(clock.time(), tz=UTC)
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
 @dataclass(frozen=True, slots=True)
 class TurnRecord:
     """One model turn's bookkeeping: when it ended, why, and its usage."""
@@ -188,6 +195,14 @@ class Conversation:
     usage: Usage = field(default_factory=Usage)
     turns: list[TurnRecord] = field(default_factory=list)
     _lines: list[tuple[Message, bytes]] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def new(cls, *, model: str = "", provider: str = "", cwd: str | Path = "",
+            clock: Clock = system_clock) -> Conversation:
+        """A new, empty conversation with a fresh id."""
+        now = clock.time()
+        return cls(id=new_conversation_id(clock), created=now, updated=now, model=model, provider=provider,
+                   cwd=str(cwd))
 
     def append(self, message: Message) -> None:
         """Add a message (and take the title from the first user prompt)."""
@@ -261,14 +276,11 @@ class ConversationStore:
 
     def new_id(self) -> str:
         """A fresh id that sorts after earlier ones (to the millisecond)."""
-        now = datetime.fromtimestamp(self.clock.time(), tz=UTC)
-        return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+        return new_conversation_id(self.clock)
 
     def new(self, *, model: str = "", provider: str = "", cwd: str | Path = "") -> Conversation:
         """A new, empty conversation (not saved until ``save``)."""
-        now = self.clock.time()
-        return Conversation(id=self.new_id(), created=now, updated=now, model=model, provider=provider,
-                            cwd=str(cwd))
+        return Conversation.new(model=model, provider=provider, cwd=cwd, clock=self.clock)
 
     def path_for(self, conversation_id: str) -> Path:
         """The file of a conversation id.
