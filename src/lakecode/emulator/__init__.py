@@ -20,11 +20,12 @@ from lakecode.emulator.config import EmulatorConfig, OAuthApp
 from lakecode.emulator.errors import NAMED_ERRORS
 from lakecode.emulator.faults import FAULT_KINDS, Fault
 from lakecode.emulator.requestlog import RequestRecord, TokenRequest
-from lakecode.emulator.scripted_model import Reply, ToolCallSpec
+from lakecode.emulator.scripted_model import DEMO_PROMPT, Reply, ScriptedModel, ToolCallSpec
 from lakecode.emulator.server import Emulator
 from lakecode.emulator.tokens import token_id
 
 __all__ = [
+    "DEMO_PROMPT",
     "FAULT_KINDS",
     "NAMED_ERRORS",
     "Emulator",
@@ -34,6 +35,7 @@ __all__ = [
     "OAuthApp",
     "Reply",
     "RequestRecord",
+    "ScriptedModel",
     "TokenRequest",
     "ToolCallSpec",
     "synthetic_endpoints",

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from lakecode.emulator.catalog import Endpoint
 from lakecode.emulator.errors import json_response
 from lakecode.emulator.gate import current_state, error, guard, stream_plan
-from lakecode.emulator.render import Turn, completion_body, stream_events
+from lakecode.emulator.render import ModelTurn, completion_body, stream_events
 from lakecode.emulator.scripted_model import Conversation
 from lakecode.emulator.sse import sse_response
 from lakecode.emulator.state import EmulatorState
@@ -196,7 +196,7 @@ def serve_chat(
     reply = st.scripted_model.respond(conv)
     if reply.error is not None:
         return reply.error.response()
-    turn = Turn.build(ep, reply, conv, body)
+    turn = ModelTurn.build(ep, reply, conv, body)
     if body.get("stream"):
         plan = stream_plan(request, st, model)
         return sse_response(stream_events(turn, st.config), plan)

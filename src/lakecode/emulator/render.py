@@ -22,7 +22,7 @@ from lakecode.emulator.config import EmulatorConfig
 from lakecode.emulator.scripted_model import Conversation, Reply
 from lakecode.emulator.sse import Event, comment, data, done
 
-__all__ = ["Turn", "completion_body", "fragments", "stream_events", "usage_for"]
+__all__ = ["ModelTurn", "completion_body", "fragments", "stream_events", "usage_for"]
 
 
 def fragments(text: str, size: int) -> list[str]:
@@ -46,7 +46,7 @@ def _signature(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Turn:
+class ModelTurn:
     """One rendered model turn: the reply plus everything derived from the request."""
 
     endpoint: Endpoint
@@ -59,7 +59,9 @@ class Turn:
     completion_id: str
 
     @classmethod
-    def build(cls, endpoint: Endpoint, reply: Reply, conv: Conversation, body: Mapping[str, Any]) -> Turn:
+    def build(
+        cls, endpoint: Endpoint, reply: Reply, conv: Conversation, body: Mapping[str, Any]
+    ) -> ModelTurn:
         """Decide reasoning, ids and usage for ``reply`` to ``body``."""
         reasoning = _reasoning_text(endpoint, reply, conv, body)
         ids = tuple(c.id or f"call_{uuid.uuid4().hex[:24]}" for c in reply.tool_calls)
@@ -123,7 +125,7 @@ def _reasoning_part(text: str, signature: str | None) -> dict[str, Any]:
     return {"type": "reasoning", "summary": [item]}
 
 
-def completion_body(turn: Turn) -> dict[str, Any]:
+def completion_body(turn: ModelTurn) -> dict[str, Any]:
     """The non-streaming ``chat.completion`` body."""
     reply = turn.reply
     content: Any
@@ -152,7 +154,7 @@ def completion_body(turn: Turn) -> dict[str, Any]:
     }
 
 
-def _chunk(turn: Turn, delta: dict[str, Any] | None, finish: str | None = None) -> dict[str, Any]:
+def _chunk(turn: ModelTurn, delta: dict[str, Any] | None, finish: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": turn.completion_id,
         "object": "chat.completion.chunk",
@@ -163,7 +165,7 @@ def _chunk(turn: Turn, delta: dict[str, Any] | None, finish: str | None = None) 
     return out
 
 
-def _deltas(turn: Turn, size: int, interleave: bool) -> Iterator[tuple[dict[str, Any], bool]]:
+def _deltas(turn: ModelTurn, size: int, interleave: bool) -> Iterator[tuple[dict[str, Any], bool]]:
     """(delta, is_tool_fragment) in stream order, after the role-only first delta."""
     style = turn.endpoint.reasoning
     if turn.reasoning is not None:
@@ -185,7 +187,7 @@ def _deltas(turn: Turn, size: int, interleave: bool) -> Iterator[tuple[dict[str,
     yield from _tool_deltas(turn, size, interleave)
 
 
-def _tool_deltas(turn: Turn, size: int, interleave: bool) -> Iterator[tuple[dict[str, Any], bool]]:
+def _tool_deltas(turn: ModelTurn, size: int, interleave: bool) -> Iterator[tuple[dict[str, Any], bool]]:
     calls = list(zip(turn.call_ids, turn.reply.tool_calls, strict=True))
     heads = [
         {
@@ -214,7 +216,7 @@ def _tool_deltas(turn: Turn, size: int, interleave: bool) -> Iterator[tuple[dict
             yield frag(i, piece), True
 
 
-def stream_events(turn: Turn, config: EmulatorConfig) -> list[Event]:
+def stream_events(turn: ModelTurn, config: EmulatorConfig) -> list[Event]:
     """Every SSE event of a streamed chat completion, honouring the stream options in ``config``."""
     events: list[Event] = []
     usage_mode = config.stream_usage

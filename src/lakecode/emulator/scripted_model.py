@@ -47,7 +47,21 @@ from typing import Any
 
 from lakecode.emulator.errors import ErrorSpec, named_error
 
-__all__ = ["Conversation", "Reply", "Rule", "ScriptedModel", "ToolCallSpec", "parse_scenario"]
+__all__ = [
+    "DEMO_PROMPT",
+    "Conversation",
+    "Reply",
+    "Rule",
+    "ScriptedModel",
+    "ToolCallSpec",
+    "parse_scenario",
+]
+
+# A prompt that triggers the bundled demo scenario (data/scenarios/demo.toml).
+DEMO_PROMPT = (
+    "Create fizzbuzz.py with a fizzbuzz(n) function, write a test for it, run the test and tell me "
+    "the result."
+)
 
 
 @dataclass(frozen=True)
