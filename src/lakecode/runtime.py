@@ -1,0 +1,195 @@
+"""Builds a provider and an agent from settings (+ environment overrides); owns their lifetime.
+
+This is the one place that knows both the Databricks provider and the agent. The CLI and the TUI
+call it; nothing below it imports it.
+
+Precedence, everywhere: command-line arguments > environment (``LLM_*``, ``DATABRICKS_*``) >
+settings.toml > ~/.databrickscfg. Environment overrides apply to one run and are never saved.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakecode.clock import Clock, system_clock
+from lakecode.config.env import EnvOverrides, apply_env_overrides
+from lakecode.config.settings import Settings
+from lakecode.config.store import load_settings
+from lakecode.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lakecode.agent.approvals import Approvals
+    from lakecode.agent.loop import Agent
+    from lakecode.agent.store import Conversation, ConversationStore
+    from lakecode.llm.provider import Provider
+
+__all__ = [
+    "SYSTEM_PROMPT",
+    "RunOptions",
+    "build_agent",
+    "build_provider",
+    "effective_settings",
+    "missing_settings",
+    "require_complete",
+]
+
+SYSTEM_PROMPT = """\
+You are lakecode, a careful coding agent working in the user's project directory.
+Use the tools to look before you change anything: view files, run commands, then edit.
+Keep a short plan with the task_list tool for work of more than two steps.
+Make small, focused edits with file_editor; run the project's tests with shell after changing code.
+When you are done, answer with a brief summary of what you changed and how you checked it.
+The project directory is: {cwd}
+"""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line values that beat the environment and settings for one run.
+
+    Attributes:
+        model: ``--model``.
+        max_turns: ``--max-turns``.
+        host: ``--host`` (Databricks).
+    """
+
+    model: str | None = None
+    max_turns: int | None = None
+    host: str | None = None
+
+
+def effective_settings(
+    options: RunOptions | None = None,
+    *,
+    settings: Settings | None = None,
+    settings_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> EnvOverrides:
+    """settings.toml, then the environment, then command-line options, merged.
+
+    Raises:
+        ConfigError: settings.toml is unreadable or invalid (the file is left as it is).
+    """
+    base = settings if settings is not None else load_settings(settings_file)
+    overrides = apply_env_overrides(base, os.environ if environ is None else environ)
+    if options is None:
+        return overrides
+    data: dict[str, Any] = overrides.settings.model_dump()
+    applied = dict(overrides.applied)
+    if options.model:
+        model = options.model
+        if model.startswith("databricks/"):
+            data["provider"], model = "databricks", model.removeprefix("databricks/")
+        data["model"] = model
+        applied["model"] = "--model"
+    if options.max_turns is not None:
+        data["agent"] = {**data["agent"], "max_turns": options.max_turns}
+        applied["agent.max_turns"] = "--max-turns"
+    if options.host:
+        data["databricks"] = {**data["databricks"], "host": options.host}
+        applied["databricks.host"] = "--host"
+    return EnvOverrides(Settings.model_validate(data), applied, overrides.secrets,
+                        overrides.sdk_auth_type)
+
+
+def missing_settings(overrides: EnvOverrides) -> list[str]:
+    """What must still be set before a run can start, one line each, naming the variable.
+
+    Credentials are checked by the auth layer when the provider is built (it knows about stored
+    sign-ins and profiles); this lists the pieces no sign-in can supply.
+    """
+    s = overrides.settings
+    missing: list[str] = []
+    if s.provider == "databricks":
+        if not s.databricks.host and s.databricks.auth_type != "profile":
+            missing.append("the workspace URL: set DATABRICKS_HOST=https://<workspace> "
+                           "(or run `lakecode auth login --host ...`)")
+        if not s.model:
+            missing.append("the model: set LLM_MODEL=databricks/<serving endpoint> or pass --model "
+                           "(see `lakecode models`)")
+    else:
+        if not s.openai.base_url:
+            missing.append("the endpoint: set LLM_BASE_URL=https://.../v1")
+        if not s.model:
+            missing.append("the model: set LLM_MODEL=<model id> or pass --model")
+    return missing
+
+
+def require_complete(overrides: EnvOverrides) -> None:
+    """Raise one ``ConfigError`` listing everything ``missing_settings`` finds."""
+    missing = missing_settings(overrides)
+    if missing:
+        lines = "\n".join(f"  - {item}" for item in missing)
+        raise ConfigError(f"lakecode cannot start yet. Missing:\n{lines}",
+                          hint="Set these in the environment, or run `lakecode` to open the settings.")
+
+
+def build_provider(overrides: EnvOverrides, *, clock: Clock = system_clock) -> Provider:
+    """The provider the settings describe (Databricks or generic OpenAI-compatible).
+
+    The caller owns it and must ``await provider.aclose()``.
+
+    Raises:
+        ConfigError: a required setting is missing or invalid.
+        AuthError: the configured sign-in method has no usable credential.
+    """
+    settings = overrides.settings
+    if settings.provider == "databricks":
+        from lakecode.databricks.provider import build_databricks_provider
+
+        return build_databricks_provider(settings, overrides, clock=clock)
+    from lakecode.llm.openai_compat import build_openai_compatible_provider
+
+    base_url = settings.openai.base_url
+    if not base_url:
+        raise ConfigError("No OpenAI-compatible base URL is set.",
+                          hint="Set LLM_BASE_URL, or choose the provider in /settings.")
+    key = overrides.secrets.get("api_key")
+    api_key = key.get_secret_value() if key is not None else _stored_api_key(base_url, clock)
+    return build_openai_compatible_provider(base_url, api_key, clock=clock)
+
+
+def _stored_api_key(base_url: str, clock: Clock) -> str | None:
+    from lakecode.databricks.auth.store import TokenStore, api_key_key
+
+    secret = TokenStore(clock=clock).get_secret(api_key_key(base_url))
+    return secret.get_secret_value() if secret is not None else None
+
+
+def build_agent(
+    provider: Provider,
+    overrides: EnvOverrides,
+    *,
+    cwd: Path,
+    approvals: Approvals,
+    store: ConversationStore | None,
+    conversation: Conversation | None = None,
+    clock: Clock = system_clock,
+) -> Agent:
+    """An agent for the configured model, working in ``cwd`` with the standard tools."""
+    from lakecode.agent.loop import Agent
+    from lakecode.agent.tools import ProjectScope, default_tools
+
+    settings = overrides.settings
+    model = settings.model or (conversation.model if conversation is not None else None)
+    if not model:
+        require_complete(overrides)
+        raise ConfigError("No model is set.")  # unreachable: require_complete raised
+    scope = ProjectScope.at(cwd)
+    return Agent(
+        provider,
+        model,
+        tools=default_tools(scope, shell_timeout=settings.agent.shell_timeout),
+        approvals=approvals,
+        conversation=conversation,
+        store=store,
+        system_prompt=SYSTEM_PROMPT.format(cwd=scope.root),
+        max_turns=settings.agent.max_turns,
+        max_tokens=settings.agent.max_tokens,
+        cwd=scope.root,
+        clock=clock,
+    )
