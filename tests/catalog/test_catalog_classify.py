@@ -191,12 +191,33 @@ def test_merge_unions_sources_without_duplicates() -> None:
 def test_merge_folds_system_ai_alias_into_the_endpoint() -> None:
     merged = merge_records([
         [rec("databricks-gpt-5-2", task="llm/v1/chat")],
-        [rec("system.ai.gpt-5-2", sources=("model-services",), api_types=("mlflow/v1/responses",)),
+        [rec("system.ai.gpt-5-2", sources=("model-services",), api_types=("mlflow/v1/responses",),
+             aliases=("databricks-gpt-5-2",)),
          rec("il_model_service.default.il-claude-sonnet-5", sources=("model-services",))],
     ])
     ids = [r.id for r in merged]
     assert ids == ["databricks-gpt-5-2", "il_model_service.default.il-claude-sonnet-5"]
     assert merged[0].sources == ("serving-endpoints", "model-services")
+    assert merged[0].aliases == ("system.ai.gpt-5-2",)
+
+
+def test_merge_folds_gateway_entries_into_the_listed_id() -> None:
+    """A v2 gateway entry names its UC name: one model, kept under the model-service id
+    (no serving endpoint) or the serving endpoint's name (when one is listed)."""
+    merged = merge_records([
+        [rec("synthetic-00001", task="llm/v1/chat")],
+        [rec("il_model_service.default.il-claude-sonnet-5", sources=("model-services",)),
+         rec("synthetic.models.synthetic-00001", sources=("model-services",))],
+        [rec("il-claude-sonnet-5", sources=("ai-gateway-v2",), function_calling=True,
+             aliases=("il_model_service.default.il-claude-sonnet-5",)),
+         rec("synthetic-00001", sources=("ai-gateway-v2",),
+             aliases=("synthetic.models.synthetic-00001",))],
+    ])
+    by_id = {r.id: r for r in merged}
+    assert set(by_id) == {"synthetic-00001", "il_model_service.default.il-claude-sonnet-5"}
+    il = by_id["il_model_service.default.il-claude-sonnet-5"]
+    assert il.function_calling is True and il.aliases == ("il-claude-sonnet-5",)
+    assert by_id["synthetic-00001"].aliases == ("synthetic.models.synthetic-00001",)
 
 
 def test_merge_keeps_a_lone_system_ai_id_verbatim() -> None:

@@ -14,7 +14,7 @@ endpoint's ``name``; a UC model service's ``<catalog>.<schema>.<name>`` after re
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = ["EndpointRecord", "merge_records", "record_from_dict", "record_to_dict"]
@@ -40,6 +40,8 @@ class EndpointRecord:
         provider: the external model provider ("anthropic", "openai", ...), when listed.
         upstream_name: the external or foundation model's own name (display/family only).
         description: a short description from the listing.
+        aliases: other ids of the same model, as a listing said (the AI Gateway v2 list gives
+            an endpoint's Unity Catalog name; ``system.ai.<m>`` is ``databricks-<m>``).
     """
 
     id: str
@@ -56,6 +58,7 @@ class EndpointRecord:
     provider: str | None = None
     upstream_name: str | None = None
     description: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -83,37 +86,49 @@ def _merge_pair(a: EndpointRecord, b: EndpointRecord) -> EndpointRecord:
         provider=a.provider or b.provider,
         upstream_name=a.upstream_name or b.upstream_name,
         description=a.description or b.description,
+        aliases=tuple(x for x in _union(a.aliases, (b.id, *b.aliases)) if x != a.id),
     )
 
 
-_SYSTEM_AI = "system.ai."
+_SOURCE_RANK = {"serving-endpoints": 0, "foundation-models": 0, "model-services": 1}
+
+
+def _rank(record: EndpointRecord) -> int:
+    return min((_SOURCE_RANK.get(s, 2) for s in record.sources), default=2)
 
 
 def merge_records(groups: Iterable[Iterable[EndpointRecord]]) -> list[EndpointRecord]:
     """Merge the records of several sources into one list without duplicate ids.
 
     Records are merged by exact id, in first-seen order (so the order of ``groups`` decides
-    which source's scalar facts win). One alias is folded as well: the Unity Catalog id
-    ``system.ai.<model>`` of a pay-per-token model and its serving endpoint
-    ``databricks-<model>`` are the same model, so when both are listed the facts of the UC
-    entry join the endpoint's record and the UC id is not listed twice. Nothing else is ever
-    renamed; ids outside ``system.ai`` are kept as they are.
+    which source's scalar facts win). Then records that a listing says are one model (an
+    ``aliases`` entry naming another listed id) are folded into one record whose id is the
+    serving endpoint's name when one is listed, else the Unity Catalog model-service name,
+    else the first one seen; the other ids stay in ``aliases``. Ids are never rewritten: the
+    surviving id is one that discovery listed, verbatim.
     """
     merged: dict[str, EndpointRecord] = {}
     for group in groups:
         for record in group:
             seen = merged.get(record.id)
             merged[record.id] = record if seen is None else _merge_pair(seen, record)
-    for uc_id in [k for k in merged if k.startswith(_SYSTEM_AI)]:
-        endpoint_id = "databricks-" + uc_id[len(_SYSTEM_AI):]
-        endpoint = merged.get(endpoint_id)
-        if endpoint is not None:
-            uc = merged.pop(uc_id)
-            merged[endpoint_id] = _merge_pair(endpoint, replace(uc, id=endpoint_id))
+    for record_id in [k for k, r in merged.items() if r.aliases]:
+        found = merged.get(record_id)
+        if found is None:
+            continue
+        record = found
+        for alias in record.aliases:
+            other = merged.get(alias)
+            if other is None or alias == record.id:
+                continue
+            keep, drop = (other, record) if _rank(other) < _rank(record) else (record, other)
+            merged[keep.id] = _merge_pair(keep, drop)
+            del merged[drop.id]
+            record = merged[keep.id]
     return list(merged.values())
 
 
-_TUPLE_FIELDS = {"sources", "api_types"}
+_TUPLE_FIELDS = {"sources", "api_types", "aliases"}
 
 
 def record_to_dict(record: EndpointRecord) -> dict[str, Any]:

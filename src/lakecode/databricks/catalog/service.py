@@ -21,7 +21,8 @@ Sources that fail are warnings, never errors (F30). Model ids typed by hand are 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
 
 import httpx
@@ -64,6 +65,7 @@ class CatalogResult:
         status: one line for status bars and the CLI.
         host: the workspace origin.
         age: seconds since the discovery that produced the data (0 when live).
+        aliases: other ids of listed models (alias -> listed id), as discovery reported them.
     """
 
     state: CatalogState
@@ -73,6 +75,7 @@ class CatalogResult:
     status: str = ""
     host: str = ""
     age: float = 0.0
+    aliases: Mapping[str, str] = field(default_factory=dict)
     _index: dict[str, ModelInfo] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,8 +83,16 @@ class CatalogResult:
             self._index[info.id] = info
 
     def get(self, model_id: str) -> ModelInfo | None:
-        """The entry with exactly this id (discovered first, then curated), or None."""
-        return self._index.get(model_id)
+        """The entry with exactly this id (discovered first, then curated), or None.
+
+        An alias discovery reported for a listed model (e.g. the short gateway name of a UC
+        model service) finds that model, with ``id`` set to the alias as asked.
+        """
+        info = self._index.get(model_id)
+        if info is None and model_id in self.aliases:
+            target = self._index.get(self.aliases[model_id])
+            info = replace(target, id=model_id) if target is not None else None
+        return info
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -115,6 +126,7 @@ def build_result(records: list[EndpointRecord] | tuple[EndpointRecord, ...], cur
     seen.update("databricks-" + i.id.removeprefix("system.ai.") for i in infos
                 if i.id.startswith("system.ai."))
     extra = tuple(curated_info(e) for e in curated.entries if e.id not in seen)
+    aliases = {a: r.id for r in records for a in r.aliases}
     n_chat = sum(1 for i in infos if i.chat)
     if n_chat == 0:
         fallback = tuple(sorted((i for i in extra if i.chat), key=sort_key))
@@ -127,11 +139,11 @@ def build_result(records: list[EndpointRecord] | tuple[EndpointRecord, ...], cur
             warnings = [*warnings, status]
         models = tuple(sorted((*infos, *fallback), key=sort_key))
         rest = tuple(i for i in extra if not i.chat)
-        return CatalogResult("curated", models, rest, tuple(warnings), status, host, age)
+        return CatalogResult("curated", models, rest, tuple(warnings), status, host, age, aliases)
     state: CatalogState = "cached" if source == "cached" else "discovered"
     status = f"{n_chat} chat models on {host} ({state}"
     status += f", {_age_text(age)} old)" if age >= 1 else ")"
-    return CatalogResult(state, tuple(infos), extra, tuple(warnings), status, host, age)
+    return CatalogResult(state, tuple(infos), extra, tuple(warnings), status, host, age, aliases)
 
 
 class CatalogService:

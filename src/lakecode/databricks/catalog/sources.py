@@ -146,10 +146,9 @@ def _bool(value: Any) -> bool | None:
 
 
 def _ready(state: Any) -> bool | None:
-    if isinstance(state, Mapping):
-        ready = state.get("ready")
-        if isinstance(ready, str):
-            return ready.upper() == "READY"
+    ready = state.get("ready") if isinstance(state, Mapping) else state
+    if isinstance(ready, str) and ready:
+        return ready.upper() == "READY"
     return None
 
 
@@ -225,6 +224,13 @@ def _service(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
         return None
     # "model-services/<catalog>.<schema>.<model>": the id to send is the UC name (wire §3.3)
     model_id = name.removeprefix("model-services/")
+    aliases: tuple[str, ...] = ()
+    uc_name = _str(raw.get("uc_name"))
+    if uc_name and uc_name != model_id:
+        aliases = (uc_name,)
+    elif model_id.startswith("system.ai."):
+        # the pay-per-token model's serving endpoint (wire §3.4)
+        aliases = ("databricks-" + model_id.removeprefix("system.ai."),)
     capabilities = raw.get("capabilities")
     return EndpointRecord(
         id=model_id,
@@ -237,6 +243,7 @@ def _service(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
         gateway=True,
         display_name=_str(raw.get("display_name")),
         description=_str(raw.get("comment")) or _str(raw.get("description")),
+        aliases=aliases,
     )
 
 
