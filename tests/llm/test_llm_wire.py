@@ -37,7 +37,7 @@ from lakecode.errors import (
 )
 from lakecode.llm.quirks import Dialect, ModelMemory, ModelQuirks
 from lakecode.llm.retry import MAX_ATTEMPTS, MAX_RETRY_AFTER, RetryPolicy
-from lakecode.llm.types import RetryNotice
+from lakecode.llm.types import RetryNotice, TextDelta
 from lakecode.testing.fakes import FakeClock
 
 ENDPOINT = "databricks-meta-llama-3-3-70b-instruct"
@@ -306,3 +306,48 @@ def test_retry_policy_delay_bounds() -> None:
         assert 0 <= policy.delay(retry, None, rng) <= policy.max_backoff
     assert policy.delay(3, 2.5, rng) == 2.5
     assert policy.delay(1, -4, rng) == 0.0
+
+
+# ---- streaming without buffering, logging without secrets ----------------------------------
+
+
+async def test_each_chunk_is_surfaced_before_the_next_is_sent() -> None:
+    import asyncio
+
+    gate = asyncio.Event()
+
+    class Paced(httpx.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            yield sse([chunk({"role": "assistant", "content": "first"})], done=False)
+            await asyncio.wait_for(gate.wait(), timeout=5)  # only sent once "first" was seen
+            yield sse([chunk({"content": " second"}, finish="stop")])
+
+    recorder = Recorder([lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                                  stream=Paced())])
+    transport, client = make_transport(recorder)
+    seen: list[Any] = []
+    async with client:
+        async for event in transport.stream("/x", user_request()):
+            seen.append(event)
+            if event == TextDelta("first"):
+                gate.set()
+    assert finish_of(seen).message.text == "first second"
+
+
+async def test_logs_carry_request_id_and_route_but_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    secret = "dapi0123456789abcdef0123456789abcdef"
+    recorder = Recorder([error(429, RATE_LIMIT, {"retry-after": "1", "x-request-id": "req-42"}), ok()])
+    client = httpx.AsyncClient(transport=httpx.MockTransport(recorder), base_url="https://ws.example.com",
+                               headers={"Authorization": f"Bearer {secret}"})
+    from lakecode.llm.wire import ChatTransport
+    transport = ChatTransport(client, clock=FakeClock())
+    with caplog.at_level(logging.DEBUG, logger="lakecode.llm"):
+        async with client:
+            await collect(transport.stream("/serving-endpoints/chat/completions",
+                                           user_request("top secret prompt", model=ENDPOINT)))
+    text = caplog.text
+    assert "req-42" in text and "/serving-endpoints/chat/completions" in text and ENDPOINT in text
+    assert "status=429" in text and "status=200" in text
+    assert secret not in text and "Bearer" not in text and "top secret prompt" not in text
