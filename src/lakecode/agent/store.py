@@ -207,7 +207,7 @@ class Conversation:
     def append(self, message: Message) -> None:
         """Add a message (and take the title from the first user prompt)."""
         if not self.title and message.role == "user" and message.text.strip():
-            first = message.text.strip().splitlines()[0]
+            first = message.text.strip().splitlines()[0].strip()
             self.title = first if len(first) <= _TITLE_CHARS else first[: _TITLE_CHARS - 1] + "…"
         self.messages.append(message)
 
