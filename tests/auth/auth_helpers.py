@@ -36,3 +36,28 @@ class CountingFetcher:
         value = f"tok-{self.calls}-{secrets.token_hex(8)}"
         self.issued.append(value)
         return Token(value, expires_at=now + self.ttl, obtained_at=now)
+
+
+class EmulatorClockAdapter:
+    """Our ``Clock`` over the emulator's clock, so client and server agree on expiry."""
+
+    def __init__(self, emu_clock: object) -> None:
+        self._emu = emu_clock
+
+    def time(self) -> float:
+        return float(self._emu.time())  # type: ignore[attr-defined]
+
+    def monotonic(self) -> float:
+        return self.time()
+
+    async def sleep(self, seconds: float) -> None:
+        self._emu.advance(seconds)  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    """A TCP port free on IPv4 loopback right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
