@@ -62,8 +62,11 @@ class Emulator:
         if self._thread is not None:
             return self
         quiet_stream_cuts()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it small keep-alive responses wait ~40 ms on delayed ACKs.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self._config.host, self._config.port))
         self._port = sock.getsockname()[1]
         self._ref = StateRef(EmulatorState.create(self._config, self.url))
