@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lakecode.databricks.catalog.classify import (
@@ -16,7 +18,9 @@ from lakecode.databricks.catalog.records import (
     EndpointRecord,
     merge_records,
     record_from_dict,
+    record_from_row,
     record_to_dict,
+    record_to_row,
 )
 
 CURATED = load_curated()
@@ -232,8 +236,11 @@ def test_record_round_trips_through_json_dict() -> None:
     record = rec("x", task="llm/v1/chat", api_types=("a", "b"), function_calling=False,
                  responses_only=True, gateway=True)
     assert record_from_dict(record_to_dict(record)) == record
+    assert record_from_row(json.loads(json.dumps(record_to_row(record)))) == record
     with pytest.raises(ValueError):
         record_from_dict({"task": "x"})
+    with pytest.raises(ValueError):
+        record_from_row(["x", ["a"]])
 
 
 # ---- the curated file ----------------------------------------------------------------------

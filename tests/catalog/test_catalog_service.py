@@ -177,7 +177,8 @@ async def test_corrupt_disk_cache_is_ignored(tmp_path: Path) -> None:
     key = cache_key(HOST, "x")
     (tmp_path / f"{key}.json").write_text("{not json")
     assert cache.get(key) is None
-    (tmp_path / f"{key}.json").write_text(json.dumps({"version": 1, "records": [{"no": "id"}]}))
+    (tmp_path / f"{key}.json").write_text(json.dumps({"version": 2, "host": "h", "stored_at": 1,
+                                                     "records": [["no", "id"]]}))
     assert cache.get(key) is None
 
 

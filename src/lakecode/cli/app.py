@@ -20,6 +20,7 @@ __all__ = ["cli", "main"]
 # (or when --help lists them, which imports only click-level code).
 LAZY_COMMANDS: dict[str, str] = {
     "emulator": "lakecode.cli.emulator:emulator",
+    "models": "lakecode.cli.models:models",
 }
 
 

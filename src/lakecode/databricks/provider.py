@@ -29,7 +29,7 @@ import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -55,6 +55,9 @@ from lakecode.errors import (
 from lakecode.llm.quirks import Dialect, ModelMemory, ModelQuirks
 from lakecode.llm.types import ChatRequest, Finish, Message, ModelInfo, ModelListing, StreamEvent
 from lakecode.llm.wire import ChatTransport, user_agent
+
+if TYPE_CHECKING:
+    from lakecode.databricks.auth.resolve import ResolvedAuth
 
 __all__ = [
     "CredentialCheck",
@@ -303,8 +306,9 @@ def build_databricks_provider(
         overrides: ``lakecode.config.env.apply_env_overrides`` output (effective settings and
             secrets from the environment).
         clock: the clock for retries, token expiry and the discovery cache.
-        auth: the ``httpx.Auth`` to use; by default the auth layer builds it from the settings
-            and secrets (PAT, OAuth M2M, browser login, profile).
+        auth: the ``httpx.Auth`` to use (with ``settings.databricks.host``); by default
+            ``lakecode.databricks.auth.resolve.resolve_auth`` builds the credential, and the
+            host, from the settings and secrets (PAT, OAuth M2M, browser login, profile).
         identity: the cache identity; derived from the settings when omitted.
         transport: an httpx transport (tests: ``httpx.MockTransport``).
         cache_dir: the discovery cache directory; ``<lakecode home>/cache/catalog`` by default.
@@ -313,21 +317,25 @@ def build_databricks_provider(
         timeout: HTTP timeouts (default: 10 s connect, 300 s between streamed bytes).
 
     Raises:
-        lakecode.errors.ConfigError: no workspace host is configured.
+        lakecode.errors.ConfigError: no workspace host is configured, or the Databricks config
+            file is malformed (``ProfileError``), or two auth methods are set at once.
         lakecode.errors.HostError: the host cannot be a workspace URL.
-        lakecode.errors.AuthError: no credential can be built from the settings.
+        lakecode.errors.AuthError: the sign-in method has no usable credential.
     """
-    from lakecode.databricks.host import normalize_host
-
     effective = overrides.settings if overrides is not None else settings
     dbx = effective.databricks
-    if not dbx.host:
-        raise ConfigError("No Databricks workspace host is set.",
-                          hint="Set DATABRICKS_HOST, or run `lakecode` and open /settings.")
-    host = normalize_host(dbx.host)
     auth_type: str = dbx.auth_type
     if auth is None:
-        auth, auth_type, identity = _default_auth(effective, overrides, host, identity)
+        resolved = _resolve_auth(effective, overrides, clock, transport)
+        host, auth, auth_type = resolved.host, resolved.auth, resolved.auth_type
+        identity = identity if identity is not None else resolved.identity.key
+    else:
+        if not dbx.host:
+            raise ConfigError("No Databricks workspace host is set.",
+                              hint="Set DATABRICKS_HOST, or run `lakecode` and open /settings.")
+        from lakecode.databricks.host import normalize_host
+
+        host = normalize_host(dbx.host)
     if identity is None:
         secrets = overrides.secrets if overrides is not None else {}
         secret = secrets.get("pat") or secrets.get("client_secret")
@@ -363,7 +371,16 @@ def _gateway_memory(path: Path, clock: Clock) -> GatewayMemory:
     return memory
 
 
-def _default_auth(settings: Settings, overrides: EnvOverrides | None, host: str,
-                  identity: str | None) -> tuple[httpx.Auth, str, str | None]:
-    """The auth layer's ``httpx.Auth`` for these settings, its auth type and identity text."""
-    raise AuthError("The Databricks auth factory is not available yet; pass `auth=`.")
+def _resolve_auth(settings: Settings, overrides: EnvOverrides | None, clock: Clock,
+                  transport: httpx.AsyncBaseTransport | None) -> ResolvedAuth:
+    """The auth layer's credential for these settings (no network call)."""
+    from lakecode.databricks.auth.resolve import resolve_auth
+
+    return resolve_auth(
+        settings.databricks,
+        secrets=overrides.secrets if overrides is not None else None,
+        sdk_auth_type=overrides.sdk_auth_type if overrides is not None else None,
+        applied=overrides.applied if overrides is not None else None,
+        clock=clock,
+        transport=transport,
+    )

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from lakecode.clock import Clock, system_clock
-from lakecode.databricks.catalog.records import EndpointRecord, record_from_dict, record_to_dict
+from lakecode.databricks.catalog.records import EndpointRecord, record_from_row, record_to_row
 from lakecode.secure_io import atomic_write_text
 
 __all__ = ["DEFAULT_TTL", "CacheEntry", "CatalogCache", "cache_key"]
 
 DEFAULT_TTL = 300.0
-_VERSION = 1
+_VERSION = 2
 _shared_lock = threading.Lock()
 _shared: dict[str, CacheEntry] = {}
 _instances = itertools.count()
@@ -72,6 +72,10 @@ class CatalogCache:
         self.ttl = ttl
         self._scope = str(directory) if directory is not None else f"memory:{next(_instances)}"
 
+    def scoped(self, key: str) -> str:
+        """``key`` qualified by this cache's scope (its directory, or the instance)."""
+        return f"{self._scope}:{key}"
+
     def _path(self, key: str) -> Path | None:
         return self.directory / f"{key}.json" if self.directory is not None else None
 
@@ -111,7 +115,7 @@ class CatalogCache:
                 "host": host,
                 "stored_at": entry.stored_at,
                 "warnings": list(entry.warnings),
-                "records": [record_to_dict(r) for r in entry.records],
+                "records": [record_to_row(r) for r in entry.records],
             }
             try:
                 atomic_write_text(path, json.dumps(payload, separators=(",", ":")))
@@ -136,7 +140,7 @@ def _read(path: Path) -> CacheEntry | None:
     if not isinstance(data, dict) or data.get("version") != _VERSION:
         return None
     try:
-        records = tuple(record_from_dict(r) for r in data["records"])
+        records = tuple(record_from_row(r) for r in data["records"])
         return CacheEntry(str(data["host"]), float(data["stored_at"]), records,
                           tuple(str(w) for w in data.get("warnings", ())))
     except (KeyError, TypeError, ValueError):

@@ -20,6 +20,7 @@ What each property is decided from, in order (F28: capabilities never come from 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from lakecode.databricks.catalog.curated import CuratedEntry, CuratedList, ReasoningStyle
@@ -29,6 +30,7 @@ from lakecode.llm.types import ModelInfo, ModelSource
 
 __all__ = [
     "CHAT_TASK",
+    "EMBEDDINGS_TASK",
     "GATEWAY_SOURCES",
     "ModelTraits",
     "classify_record",
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 CHAT_TASK = "llm/v1/chat"
+EMBEDDINGS_TASK = "llm/v1/embeddings"
 GATEWAY_SOURCES = frozenset({"model-services", "ai-gateway-v2", "codex"})
 """Sources whose models are served by the AI Gateway (with their listed id)."""
 
@@ -48,23 +51,21 @@ _CUSTOM = "CUSTOM_MODEL"
 _NATIVE_CHAT = ("anthropic/v1/messages", "generatecontent")
 
 
-def _has(api_types: tuple[str, ...], needle: str) -> bool:
-    return any(needle in a.lower() for a in api_types)
+@functools.lru_cache(maxsize=256)
+def _api_kinds(api_types: tuple[str, ...]) -> tuple[bool, bool, bool]:
+    """``(chat completions, Responses, native chat dialect)`` for a set of API types.
 
-
-def _chat_api(api_types: tuple[str, ...]) -> bool:
-    return _has(api_types, "chat/completions")
-
-
-def _responses_api(api_types: tuple[str, ...]) -> bool:
-    return _has(api_types, "responses")
+    Cached: a workspace has thousands of endpoints but only a handful of distinct API-type sets.
+    """
+    text = " ".join(api_types).lower()
+    return ("chat/completions" in text, "responses" in text, any(n in text for n in _NATIVE_CHAT))
 
 
 def is_chat(record: EndpointRecord) -> bool:
     """Whether ``record`` is a model lakecode can chat with (see the module docstring)."""
     api = record.api_types
     if api:
-        if _chat_api(api) or _responses_api(api) or any(_has(api, n) for n in _NATIVE_CHAT):
+        if any(_api_kinds(api)):
             return True
         if record.task is None:
             return False  # only embeddings (or unknown) API types
@@ -86,12 +87,12 @@ def _served_by_gateway(record: EndpointRecord) -> bool:
 
 def route_of(record: EndpointRecord, curated: CuratedEntry | None = None) -> str:
     """The route name for a discovered model (see the module docstring for the order)."""
-    api = record.api_types
-    if _chat_api(api):
+    chat_api, responses_api, native_api = _api_kinds(record.api_types)
+    if chat_api:
         chat = True
-    elif _responses_api(api) or record.responses_only:
+    elif responses_api or record.responses_only:
         return RESPONSES
-    elif record.task == CHAT_TASK or any(_has(api, n) for n in _NATIVE_CHAT):
+    elif record.task == CHAT_TASK or native_api:
         chat = True
     elif curated is not None and curated.route is not None:
         return curated.route
@@ -170,7 +171,7 @@ def curated_info(entry: CuratedEntry) -> ModelInfo:
         supports_tools=entry.tools if entry.chat else False,
         route=(entry.route or route_by_name(entry.id)) if entry.chat else None,
         ready=True,
-        task=CHAT_TASK if entry.chat else None,
+        task=CHAT_TASK if entry.chat else EMBEDDINGS_TASK,
         recommended=entry.recommended,
         notes=entry.notes,
         max_output_tokens=entry.max_tokens,

@@ -17,7 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["EndpointRecord", "merge_records", "record_from_dict", "record_to_dict"]
+__all__ = [
+    "EndpointRecord",
+    "merge_records",
+    "record_from_dict",
+    "record_from_row",
+    "record_to_dict",
+    "record_to_row",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +165,24 @@ def record_from_dict(data: Mapping[str, Any]) -> EndpointRecord:
         if name in kwargs:
             kwargs[name] = tuple(str(x) for x in kwargs[name])
     return EndpointRecord(**kwargs)
+
+
+_NAMES = tuple(f.name for f in fields(EndpointRecord))
+_TUPLE_INDEXES = frozenset(i for i, name in enumerate(_NAMES) if name in _TUPLE_FIELDS)
+
+
+def record_to_row(record: EndpointRecord) -> list[Any]:
+    """A compact JSON-ready list of a record's fields, in declaration order (for the cache)."""
+    return [list(v) if isinstance(v, tuple) else v for v in (getattr(record, n) for n in _NAMES)]
+
+
+def record_from_row(row: list[Any]) -> EndpointRecord:
+    """The inverse of ``record_to_row``.
+
+    Raises:
+        ValueError: the row has the wrong length or no string id.
+    """
+    if len(row) != len(_NAMES) or not isinstance(row[0], str):
+        raise ValueError("not a record row")
+    values: list[Any] = [tuple(v) if i in _TUPLE_INDEXES else v for i, v in enumerate(row)]
+    return EndpointRecord(*values)

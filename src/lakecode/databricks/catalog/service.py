@@ -21,6 +21,7 @@ Sources that fail are warnings, never errors (F30). Model ids typed by hand are 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
@@ -141,9 +142,19 @@ def build_result(records: list[EndpointRecord] | tuple[EndpointRecord, ...], cur
         rest = tuple(i for i in extra if not i.chat)
         return CatalogResult("curated", models, rest, tuple(warnings), status, host, age, aliases)
     state: CatalogState = "cached" if source == "cached" else "discovered"
-    status = f"{n_chat} chat models on {host} ({state}"
-    status += f", {_age_text(age)} old)" if age >= 1 else ")"
+    status = _status(n_chat, host, state, age)
     return CatalogResult(state, tuple(infos), extra, tuple(warnings), status, host, age, aliases)
+
+
+def _status(n_chat: int, host: str, state: str, age: float) -> str:
+    status = f"{n_chat} chat models on {host} ({state}"
+    return status + (f", {_age_text(age)} old)" if age >= 1 else ")")
+
+
+_results_lock = threading.Lock()
+_results: dict[str, tuple[float, CuratedList, CatalogResult]] = {}
+"""Built results by scoped cache key: a new service for the same workspace and identity (the
+settings screen reopening) reuses the classification instead of redoing it."""
 
 
 class CatalogService:
@@ -171,7 +182,7 @@ class CatalogService:
         self.options = options or DiscoveryOptions()
         self.key = cache_key(host, identity)
         self._lock = asyncio.Lock()
-        self._memo: tuple[float, CatalogResult] | None = None
+        self._last: CatalogResult | None = None
         self.last_sources: tuple[SourceResult, ...] = ()
 
     def _from_entry(self, entry: CacheEntry, *, source: ModelSource,
@@ -180,21 +191,35 @@ class CatalogService:
                             warnings=[*extra_warnings, *entry.warnings],
                             age=self.cache.age(entry))
 
+    def _fresh_result(self, entry: CacheEntry) -> CatalogResult:
+        """The result for a fresh entry, built once per entry for the whole process."""
+        scoped = self.cache.scoped(self.key)
+        with _results_lock:
+            memo = _results.get(scoped)
+        if memo is not None and memo[0] == entry.stored_at and memo[1] is self.curated:
+            result = memo[2]
+            age = self.cache.age(entry)
+            if result.state == "discovered" and int(age) != int(result.age):
+                n_chat = sum(1 for m in result.models if m.chat)
+                result = replace(result, age=age, status=_status(n_chat, self.host, result.state, age))
+            return result
+        result = self._from_entry(entry, source="discovered", extra_warnings=[])
+        with _results_lock:
+            _results[scoped] = (entry.stored_at, self.curated, result)
+        return result
+
     async def catalog(self, *, refresh: bool = False) -> CatalogResult:
         """The current catalog: from the fresh cache, or by discovery (``refresh`` forces it).
 
         Never raises for discovery failures; concurrent callers share one discovery.
         """
         async with self._lock:
-            if not refresh:
-                entry = self.cache.get(self.key)
-                if entry is not None and self.cache.is_fresh(entry):
-                    if self._memo is None or self._memo[0] != entry.stored_at:
-                        self._memo = (entry.stored_at,
-                                      self._from_entry(entry, source="discovered", extra_warnings=[]))
-                    return self._memo[1]
-            result = await self._discover()
-            return result
+            entry = None if refresh else self.cache.get(self.key)
+            if entry is not None and self.cache.is_fresh(entry):
+                self._last = self._fresh_result(entry)
+            else:
+                self._last = await self._discover()
+            return self._last
 
     async def _discover(self) -> CatalogResult:
         results = await fetch_all(self.client, clock=self.clock, options=self.options)
@@ -202,10 +227,7 @@ class CatalogService:
         warnings = failure_warnings(results)
         if any(r.ok for r in results):
             records = merge_records(r.records for r in results)
-            entry = self.cache.put(self.key, self.host, records, warnings)
-            result = self._from_entry(entry, source="discovered", extra_warnings=[])
-            self._memo = (entry.stored_at, result)
-            return result
+            return self._fresh_result(self.cache.put(self.key, self.host, records, warnings))
         # nothing answered: stale data if we have it, else the curated list (and say so)
         stale = self.cache.get(self.key)
         if stale is not None:
@@ -218,7 +240,7 @@ class CatalogService:
 
     def known(self) -> CatalogResult | None:
         """The last result this service produced, without any I/O."""
-        return self._memo[1] if self._memo is not None else None
+        return self._last
 
     async def lookup(self, model_id: str) -> ModelInfo | None:
         """What is known about ``model_id``: discovered, cached or curated data, or None.

@@ -98,7 +98,7 @@ class DiscoveryOptions:
 
     sources: tuple[str, ...] = ALL_SOURCES
     page_size: int = 100
-    max_pages: int = 50
+    max_pages: int = 100
     max_attempts: int = 4
     backoff: float = 0.5
     max_backoff: float = 8.0
@@ -146,7 +146,7 @@ def _bool(value: Any) -> bool | None:
 
 
 def _ready(state: Any) -> bool | None:
-    ready = state.get("ready") if isinstance(state, Mapping) else state
+    ready = state.get("ready") if isinstance(state, dict) else state
     if isinstance(ready, str) and ready:
         return ready.upper() == "READY"
     return None
@@ -160,19 +160,19 @@ def _endpoint(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
     gateway = _bool(raw.get("ai_gateway_v2_supported"))
     display = entity = provider = upstream = None
     config = raw.get("config")
-    entities = config.get("served_entities") if isinstance(config, Mapping) else None
+    entities = config.get("served_entities") if isinstance(config, dict) else None
     for entity_raw in entities if isinstance(entities, list) else ():
-        if not isinstance(entity_raw, Mapping):
+        if not isinstance(entity_raw, dict):
             continue
         entity = entity or _str(entity_raw.get("entity_name"))
         fm = entity_raw.get("foundation_model")
-        if isinstance(fm, Mapping):
+        if isinstance(fm, dict):
             api_types = api_types or _strs(fm.get("api_types"))
             gateway = gateway if gateway is not None else _bool(fm.get("ai_gateway_v2_supported"))
             display = display or _str(fm.get("display_name"))
             upstream = upstream or _str(fm.get("name"))
         ext = entity_raw.get("external_model")
-        if isinstance(ext, Mapping):
+        if isinstance(ext, dict):
             provider = provider or _str(ext.get("provider"))
             upstream = upstream or _str(ext.get("name"))
     capabilities = raw.get("capabilities")
@@ -184,7 +184,7 @@ def _endpoint(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
         ready=_ready(raw.get("state")),
         api_types=api_types,
         function_calling=_bool(capabilities.get("function_calling"))
-        if isinstance(capabilities, Mapping) else None,
+        if isinstance(capabilities, dict) else None,
         gateway=gateway,
         display_name=display,
         entity_name=entity,
@@ -195,12 +195,12 @@ def _endpoint(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
 
 
 def _items(data: Any, *keys: str) -> list[Mapping[str, Any]]:
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):
         return []
     for key in keys:
         items = data.get(key)
         if isinstance(items, list):
-            return [i for i in items if isinstance(i, Mapping)]
+            return [i for i in items if isinstance(i, dict)]
     return []
 
 
@@ -215,7 +215,7 @@ def parse_endpoint_list(data: Any, source: str = "serving-endpoints") -> list[En
 
 
 def _next_token(data: Any) -> str | None:
-    return _str(data.get("next_page_token")) if isinstance(data, Mapping) else None
+    return _str(data.get("next_page_token")) if isinstance(data, dict) else None
 
 
 def _service(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
@@ -239,7 +239,7 @@ def _service(raw: Mapping[str, Any], source: str) -> EndpointRecord | None:
         ready=_ready(raw.get("state")),
         api_types=_strs(raw.get("supported_api_types")) or _strs(raw.get("api_types")),
         function_calling=_bool(capabilities.get("function_calling"))
-        if isinstance(capabilities, Mapping) else None,
+        if isinstance(capabilities, dict) else None,
         gateway=True,
         display_name=_str(raw.get("display_name")),
         description=_str(raw.get("comment")) or _str(raw.get("description")),
