@@ -336,7 +336,8 @@ def _pick_profile(inp: _Inputs, cfg: DatabricksConfig) -> Profile | None:
     if host:
         return cfg.choose_for_host(host)
     name = cfg.default_name(inp.env)
-    return cfg.get(name) if name else None
+    # The automatic fallback is lenient: a default_profile naming a missing profile is ignored.
+    return cfg.find(name) if name else None
 
 
 def _resolve_profile(inp: _Inputs) -> ResolvedAuth:

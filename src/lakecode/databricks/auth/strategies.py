@@ -49,7 +49,7 @@ __all__ = [
 
 M2M_SCOPES: tuple[str, ...] = ("all-apis",)
 U2M_SCOPES: tuple[str, ...] = ("all-apis", "offline_access")
-DEFAULT_SDK_RETRY_TIMEOUT = 10
+DEFAULT_SDK_RETRY_TIMEOUT = 5
 """Seconds the SDK may spend retrying an unreachable host (its own default is 300)."""
 _UNKNOWN_EXPIRY_TTL = 300.0
 
@@ -209,8 +209,12 @@ class SdkTokenFetcher:
         """The auth type the SDK settled on (e.g. ``databricks-cli``), once known."""
 
     def _build(self) -> Any:
-        from databricks.sdk.core import Config  # lazy: the SDK is slow to import
+        from databricks.sdk import useragent  # lazy: the SDK is slow to import
+        from databricks.sdk.core import Config
 
+        # Config() fetches host metadata before it applies its own product setting, so the
+        # process-wide product makes those first calls name lakecode too.
+        useragent.with_product("lakecode", __version__)
         return Config(**self.config, product="lakecode", product_version=__version__,
                       retry_timeout_seconds=self._retry_timeout, disable_async_token_refresh=True)
 
