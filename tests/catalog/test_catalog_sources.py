@@ -252,3 +252,16 @@ async def test_unknown_source_name_is_a_programming_error() -> None:
             lambda r: jresp(200, {}))) as client:
         with pytest.raises(ValueError):
             await fetch_source(client, "nope", clock=FakeClock())
+
+
+def test_auth_failures_are_reported_once_with_the_hint() -> None:
+    from lakecode.databricks.catalog.sources import SourceResult, all_failed_with
+    from lakecode.errors import AuthenticationError, AuthError
+
+    error = AuthenticationError(f"{HOST} rejected the credential: Invalid Token", status_code=401)
+    results = [SourceResult(name, error=error) for name in ("serving-endpoints", "codex")]
+    warnings = failure_warnings(results)
+    assert len(warnings) == 1
+    assert "rejected the credential" in warnings[0] and "lakecode auth login" in warnings[0]
+    assert all_failed_with(results, AuthError)
+    assert not all_failed_with([*results, SourceResult("model-services")], AuthError)

@@ -136,3 +136,15 @@ async def test_factory_with_m2m_from_the_environment(emulator: Emulator) -> None
 def test_factory_without_host_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         build_databricks_provider(Settings(), None, auth=None)
+
+
+def test_models_with_a_rejected_credential_exits_3_with_one_warning(
+        monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
+    result = _invoke(monkeypatch, emulator, "--json",
+                     env={"DATABRICKS_TOKEN": "dapi" + "0" * 32})
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["state"] == "curated" and all(m["source"] == "curated" for m in data["models"])
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len([w for w in warnings if "rejected the credential" in w]) == 1
+    assert "dapi" + "0" * 32 not in result.stderr + result.stdout

@@ -30,16 +30,17 @@ def models(refresh: bool, show_all: bool, as_json: bool) -> None:
     each entry comes from: discovered (the workspace listed it), cached (an older list,
     shown because discovery failed) or curated (lakecode's shipped list, unverified). If
     discovery fails the curated list is shown and the command still succeeds, with warnings
-    on stderr. Ids are sent exactly as listed; any id can also be typed by hand.
+    on stderr - except when the workspace rejects the credential, which exits with 3 (sign
+    in again). Ids are sent exactly as listed; any id can also be typed by hand.
 
     Settings come from settings.toml and the environment (DATABRICKS_HOST,
     DATABRICKS_TOKEN, DATABRICKS_CONFIG_PROFILE, ...).
     """
-    from lakecode.cli.exit_codes import exit_code_for
+    from lakecode.cli.exit_codes import AUTH, exit_code_for
     from lakecode.errors import LakecodeError
 
     try:
-        listing, state = asyncio.run(_collect(refresh=refresh, show_all=show_all))
+        listing, state, auth_failed = asyncio.run(_collect(refresh=refresh, show_all=show_all))
     except LakecodeError as error:
         click.echo(f"error: {error.describe()}", err=True)
         sys.exit(exit_code_for(error))
@@ -47,23 +48,33 @@ def models(refresh: bool, show_all: bool, as_json: bool) -> None:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(_as_json(listing, state), indent=2))
-        return
-    click.echo(_table(listing.models))
-    if listing.status:
-        click.echo(listing.status)
+    else:
+        click.echo(_table(listing.models))
+        if listing.status:
+            click.echo(listing.status)
+    if auth_failed:
+        sys.exit(AUTH)
 
 
-async def _collect(*, refresh: bool, show_all: bool) -> tuple[ModelListing, str | None]:
-    """Build the provider from settings + environment, list its models, close it."""
+async def _collect(*, refresh: bool, show_all: bool) -> tuple[ModelListing, str | None, bool]:
+    """Build the provider from settings + environment, list its models, close it.
+
+    Returns the listing, the catalog state (Databricks only) and whether every listing
+    rejected the credential.
+    """
+    from lakecode.databricks.catalog.sources import all_failed_with
     from lakecode.databricks.provider import DatabricksProvider
+    from lakecode.errors import AuthError
     from lakecode.runtime import build_provider, effective_settings
 
     provider = build_provider(effective_settings())
     try:
         if isinstance(provider, DatabricksProvider):
             result = await provider.catalog.catalog(refresh=refresh)
-            return result.listing(include_all=show_all), result.state
-        return await provider.list_models(refresh=refresh), None
+            auth_failed = result.state != "discovered" and all_failed_with(
+                provider.catalog.last_sources, AuthError)
+            return result.listing(include_all=show_all), result.state, auth_failed
+        return await provider.list_models(refresh=refresh), None, False
     finally:
         await provider.aclose()
 

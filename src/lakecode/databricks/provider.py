@@ -152,18 +152,23 @@ class DatabricksProvider:
 
     async def route_for(self, model_id: str) -> Route:
         """The route a turn for ``model_id`` would take now."""
-        info = await self.catalog.lookup(model_id)
-        override = self._route_override.get(model_id)
-        if override is not None:
-            return ROUTES[override]
-        return self.routes.route_for(model_id, info.route if info is not None else None)
+        return (await self._plan(model_id))[0]
 
     async def quirks_for(self, model_id: str) -> ModelQuirks:
         """The request quirks for ``model_id`` before session learning is applied."""
+        return (await self._plan(model_id))[1]
+
+    async def _plan(self, model_id: str) -> tuple[Route, ModelQuirks]:
+        """The route and quirks for ``model_id``, from one catalog lookup."""
         info = await self.catalog.lookup(model_id)
+        override = self._route_override.get(model_id)
+        if override is not None:
+            route = ROUTES[override]
+        else:
+            route = self.routes.route_for(model_id, info.route if info is not None else None)
         traits = traits_for(model_id, info, self.catalog.curated)
         family = info.family if info is not None else family_of(model_id)
-        return quirks_from_traits(traits, family)
+        return route, quirks_from_traits(traits, family)
 
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Run one model turn (see the module docstring); ends with ``Finish``.
@@ -179,8 +184,7 @@ class DatabricksProvider:
 
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         model = request.model
-        route = await self.route_for(model)
-        quirks = await self.quirks_for(model)
+        route, quirks = await self._plan(model)
         recovered: set[str] = set()
         while True:
             yielded = False

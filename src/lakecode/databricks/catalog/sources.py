@@ -51,6 +51,7 @@ __all__ = [
     "SOURCE_LABELS",
     "DiscoveryOptions",
     "SourceResult",
+    "all_failed_with",
     "all_records",
     "describe_failure",
     "failure_warnings",
@@ -385,18 +386,33 @@ def describe_failure(result: SourceResult) -> str:
 
 
 def failure_warnings(results: Sequence[SourceResult]) -> list[str]:
-    """Warnings for every failed or truncated source; one wrong-host warning at most."""
+    """Warnings for every failed or truncated source.
+
+    A wrong host or a rejected credential concerns every source alike, so each is reported
+    once (with the sign-in hint for the latter), not once per listing.
+    """
     warnings: list[str] = []
-    wrong_host = False
+    seen: set[type[LakecodeError]] = set()
     for result in results:
         if result.ok and not result.truncated:
             continue
-        if isinstance(result.error, WrongHostError):
-            if wrong_host:
-                continue
-            wrong_host = True
-        warnings.append(describe_failure(result))
+        error = result.error
+        for kind in (WrongHostError, AuthError):
+            if isinstance(error, kind):
+                if kind in seen:
+                    break
+                seen.add(kind)
+                text = error.message if kind is WrongHostError else error.describe()
+                warnings.append(text)
+                break
+        else:
+            warnings.append(describe_failure(result))
     return warnings
+
+
+def all_failed_with(results: Sequence[SourceResult], kind: type[LakecodeError]) -> bool:
+    """Whether there were sources and every one failed with a ``kind`` error."""
+    return bool(results) and all(isinstance(r.error, kind) for r in results)
 
 
 def all_records(results: Iterable[SourceResult]) -> list[tuple[EndpointRecord, ...]]:
