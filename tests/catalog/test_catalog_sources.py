@@ -265,3 +265,30 @@ def test_auth_failures_are_reported_once_with_the_hint() -> None:
     assert "rejected the credential" in warnings[0] and "lakecode auth login" in warnings[0]
     assert all_failed_with(results, AuthError)
     assert not all_failed_with([*results, SourceResult("model-services")], AuthError)
+
+
+async def test_invalid_metastore_id_is_retried_once_with_the_org_id() -> None:
+    ws = FakeWorkspace(services=[{"name": "model-services/a.b.c"}])
+
+    def picky(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("x-databricks-org-id") != "1234567890":
+            return jresp(400, {"error_code": "INVALID_PARAMETER_VALUE",
+                               "message": "Invalid MetastoreId"},
+                         headers={"x-databricks-org-id": "1234567890"})
+        return ws._paged(request, ws.services, "model_services")
+
+    ws.overrides["/api/2.1/unity-catalog/model-services"] = picky
+    async with ws.client() as client:
+        result = await fetch_source(client, "model-services", clock=FakeClock())
+    assert result.ok and [r.id for r in result.records] == ["a.b.c"]
+    assert [r.headers.get("x-databricks-org-id") for r in ws.requests] == [None, "1234567890"]
+
+
+async def test_listing_requests_ask_for_json_with_a_short_timeout() -> None:
+    ws = FakeWorkspace()
+    async with ws.client() as client:
+        await fetch_source(client, "serving-endpoints", clock=FakeClock(),
+                           options=DiscoveryOptions(timeout=7.0))
+    [request] = ws.requests
+    assert request.headers["accept"] == "application/json"
+    assert request.extensions["timeout"]["read"] == 7.0

@@ -95,6 +95,8 @@ class DiscoveryOptions:
         backoff: the first retry delay in seconds; doubled each retry, capped at
             ``max_backoff``.
         max_backoff: the longest delay between two tries.
+        timeout: seconds one listing request may take (shorter than inference reads, so a
+            hung listing cannot hold up a model turn for long).
     """
 
     sources: tuple[str, ...] = ALL_SOURCES
@@ -103,6 +105,7 @@ class DiscoveryOptions:
     max_attempts: int = 4
     backoff: float = 0.5
     max_backoff: float = 8.0
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,11 +281,17 @@ def parse_codex_models(data: Any) -> list[EndpointRecord]:
 
 async def _get_json(client: httpx.AsyncClient, path: str, params: Mapping[str, str | int] | None,
                     *, clock: Clock, options: DiscoveryOptions) -> Any:
-    """GET ``path`` and decode its JSON, retrying 499/504; any failure raises an ``APIError``."""
+    """GET ``path`` and decode its JSON, retrying 499/504; any failure raises an ``APIError``.
+
+    A 400 "Invalid MetastoreId" (reported for the model-services listing without an org id)
+    is retried once with ``X-Databricks-Org-Id`` set from the workspace's own
+    ``x-databricks-org-id`` response header.
+    """
     attempt = 0
+    headers = {"Accept": "application/json"}
     while True:
         try:
-            response = await client.get(path, params=params)
+            response = await client.get(path, params=params, headers=headers, timeout=options.timeout)
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"{path} timed out: {exc}", url=path) from None
         except httpx.HTTPError as exc:
@@ -296,6 +305,11 @@ async def _get_json(client: httpx.AsyncClient, path: str, params: Mapping[str, s
                                f"{response.status_code} with a body that is not JSON.",
                                url=path) from None
         error = error_from_response(response, now=clock.time())
+        org_id = response.headers.get("x-databricks-org-id")
+        if (response.status_code == 400 and org_id and "X-Databricks-Org-Id" not in headers
+                and "metastore" in error.message.lower()):
+            headers["X-Databricks-Org-Id"] = org_id
+            continue
         attempt += 1
         if response.status_code not in _RETRY_STATUSES or attempt >= options.max_attempts:
             raise error
