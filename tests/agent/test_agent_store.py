@@ -170,10 +170,10 @@ async def test_the_agent_reports_a_failed_save_and_carries_on(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     store = ConversationStore()
 
-    def failing_save(conversation: object) -> None:
+    def failing_save(conversation_id: str, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "save", failing_save)
+    monkeypatch.setattr(store, "write", failing_save)
     provider = ScriptedProvider().enqueue(["fine"])
     agent = make_agent(tmp_path, provider, tools=[], store=store)
     events = await collect(agent, "go")

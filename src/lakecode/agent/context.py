@@ -79,6 +79,10 @@ class PreparedContext:
 class ContextManager:
     """Decides which parts of a conversation are sent to the model (see the module docstring).
 
+    The conversation is assumed to grow by appending (as the agent's does): sizes are summed
+    incrementally, and the view is extended rather than rebuilt, so a turn costs time in
+    proportion to the new messages, plus one tuple copy of the view.
+
     Args:
         context_window: the model's context length in tokens; None uses the default.
         max_output_tokens: tokens reserved for the answer; None reserves min(8192, window / 4).
@@ -91,7 +95,11 @@ class ContextManager:
         self._trimmed: dict[int, Message] = {}
         self._dropped: set[int] = set()
         self._notes: dict[int, Message] = {}
+        self._removed_chars = 0  # chars the decisions take out of the full history
         self._sizes: dict[int, tuple[Message, int]] = {}
+        self._history: tuple[int, Message | None, int] = (0, None, 0)  # counted, last, chars
+        self._view_cache: list[Message] = []
+        self._view_key: tuple[int, Message | None] = (0, None)
         self._tools_key: tuple[ToolSpec, ...] | None = None
         self._tools_tokens = 0
         self._last_raw = 0
@@ -112,24 +120,42 @@ class ContextManager:
         """Messages left out of the view so far."""
         return len(self._dropped)
 
-    # ---- estimates ---------------------------------------------------------------------------
-
-    def _raw(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> float:
-        sizes = self._sizes
-        chars = 0
-        for message in messages:
-            cached = sizes.get(id(message))
-            if cached is None or cached[0] is not message:
-                cached = (message, estimate_chars(message))
-                sizes[id(message)] = cached
-            chars += cached[1]
-        return chars / CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS * len(messages) + self._tool_tokens(tools)
-
     def reset(self) -> None:
         """Forget all trimming decisions (e.g. after switching to a model with a larger window)."""
         self._trimmed.clear()
         self._dropped.clear()
         self._notes.clear()
+        self._removed_chars = 0
+        self._view_key = (0, None)
+
+    # ---- estimates ---------------------------------------------------------------------------
+
+    def _chars(self, message: Message) -> int:
+        cached = self._sizes.get(id(message))
+        if cached is None or cached[0] is not message:
+            cached = (message, estimate_chars(message))
+            self._sizes[id(message)] = cached
+        return cached[1]
+
+    def _raw(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> float:
+        chars = sum(self._chars(m) for m in messages)
+        return chars / CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS * len(messages) + self._tool_tokens(tools)
+
+    def _history_chars(self, messages: Sequence[Message]) -> int:
+        counted, last, chars = self._history
+        if not (0 < counted <= len(messages) and messages[counted - 1] is last):
+            counted, chars = 0, 0
+        for message in itertools.islice(messages, counted, None):
+            chars += self._chars(message)
+        self._history = (len(messages), messages[-1] if messages else None, chars)
+        return chars
+
+    def _view_raw(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> float:
+        """Raw size of the view, from running totals (no pass over the history)."""
+        chars = self._history_chars(messages) - self._removed_chars
+        note = 100 if self._dropped else 0
+        count = len(messages) - len(self._dropped)
+        return (chars + note) / CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS * count + self._tool_tokens(tools)
 
     def _tool_tokens(self, tools: Sequence[ToolSpec]) -> int:
         key = tuple(tools)
@@ -140,7 +166,7 @@ class ContextManager:
         return self._tools_tokens
 
     def estimate(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> int:
-        """Estimated prompt tokens for sending ``messages`` and ``tools``."""
+        """Estimated prompt tokens for sending exactly ``messages`` and ``tools``."""
         return int(self._raw(messages, tools) * self.ratio)
 
     def observe(self, usage: Usage) -> None:
@@ -166,29 +192,30 @@ class ContextManager:
 
     def prepare(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> PreparedContext:
         """The view to send for ``messages``, shrunk if it would not fit the budget."""
-        view = self._view(messages)
-        raw = self._raw(view, tools)
+        raw = self._view_raw(messages, tools)
         if raw * self.ratio <= self.budget:
             self._last_raw = int(raw)
-            return PreparedContext(tuple(view), int(raw * self.ratio))
+            return PreparedContext(tuple(self._view(messages)), int(raw * self.ratio))
         return self._shrink(messages, tools, int(raw * self.ratio), HYSTERESIS * self.budget, "budget")
 
     def compact(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> PreparedContext:
         """Shrink harder after the model refused the length: to half the budget."""
-        before = self.estimate(self._view(messages), tools)
+        before = int(self._view_raw(messages, tools) * self.ratio)
         target = min(OVERFLOW_TARGET * self.budget, 0.6 * before)
         return self._shrink(messages, tools, before, target, "overflow")
 
     def _shrink(self, messages: Sequence[Message], tools: Sequence[ToolSpec], before: int,
                 target: float, reason: str) -> PreparedContext:
-        current = [float(self.estimate(self._view(messages), tools))]  # updated in place by each step
+        current = [float(before)]  # updated in place by each step
         changed = self._trim_outputs(messages, current, target, protect_latest=True)
         changed |= self._drop_spans(messages, current, target, self._exchanges(messages))
         changed |= self._drop_spans(messages, current, target, self._steps(messages))
         if reason == "overflow":
             changed |= self._trim_outputs(messages, current, target, protect_latest=False)
+        if changed:
+            self._view_key = (0, None)
         view = self._view(messages)
-        raw = self._raw(view, tools)
+        raw = self._view_raw(messages, tools)
         self._last_raw = int(raw)
         after = int(raw * self.ratio)
         event = None
@@ -199,11 +226,7 @@ class ContextManager:
         return PreparedContext(tuple(view), after, event)
 
     def _tokens(self, message: Message) -> float:
-        cached = self._sizes.get(id(message))
-        if cached is None or cached[0] is not message:
-            cached = (message, estimate_chars(message))
-            self._sizes[id(message)] = cached
-        return (cached[1] / CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS) * self.ratio
+        return (self._chars(message) / CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS) * self.ratio
 
     def _trim_outputs(self, messages: Sequence[Message], current: list[float], target: float,
                       *, protect_latest: bool) -> bool:
@@ -222,6 +245,7 @@ class ContextManager:
             short = Message.tool(message.tool_call_id or "", note, name=message.name,
                                  is_error=message.is_error)
             current[0] -= self._tokens(message) - self._tokens(short)
+            self._removed_chars += self._chars(message) - self._chars(short)
             self._trimmed[i] = short
             changed = True
         return changed
@@ -247,14 +271,26 @@ class ContextManager:
                 break
             for i in span:
                 if i not in self._dropped:
-                    current[0] -= self._tokens(self._trimmed.get(i, messages[i]))
+                    shown = self._trimmed.get(i, messages[i])
+                    current[0] -= self._tokens(shown)
+                    self._removed_chars += self._chars(shown)
                     self._dropped.add(i)
                     changed = True
         return changed
 
     def _view(self, messages: Sequence[Message]) -> list[Message]:
+        """The messages to send: extended from the cached view when only new messages arrived."""
         if not self._trimmed and not self._dropped:
             return list(messages)
+        counted, last = self._view_key
+        if 0 < counted <= len(messages) and messages[counted - 1] is last:
+            self._view_cache.extend(itertools.islice(messages, counted, None))
+        else:
+            self._view_cache = self._build_view(messages)
+        self._view_key = (len(messages), messages[-1] if messages else None)
+        return self._view_cache
+
+    def _build_view(self, messages: Sequence[Message]) -> list[Message]:
         trimmed, dropped = self._trimmed, self._dropped
         view: list[Message] = []
         noted = False

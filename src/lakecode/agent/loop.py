@@ -30,8 +30,9 @@ Guarantees:
       call without a result. ``interrupt()`` ends the run with ``RunFinished(outcome=
       "interrupted")``; cancelling the iterating task repairs and saves the same way, then
       lets the ``CancelledError`` propagate;
-    * the conversation is saved after every turn and when the run ends; a failed save is
-      reported as a ``Notice`` and never corrupts the previous save;
+    * the conversation is saved after every turn (in a worker thread, so the fsync does not
+      hold up the loop) and is on disk before ``RunFinished``; a failed save is reported as a
+      ``Notice`` and never corrupts the previous save;
     * the model gets at most ``max_turns`` turns per run (``outcome == "turn_limit"``);
     * on ``ContextOverflowError`` the context is compacted once and the turn retried once.
 
@@ -70,7 +71,7 @@ from lakecode.agent.events import (
     TurnStarted,
     TurnUsage,
 )
-from lakecode.agent.store import Conversation, ConversationStore, TurnRecord
+from lakecode.agent.store import BackgroundSaver, Conversation, ConversationStore, TurnRecord
 from lakecode.agent.tools.base import Tool, ToolArgumentError, ToolResult
 from lakecode.agent.tools.task_list import TaskListTool
 from lakecode.clock import Clock, system_clock
@@ -182,6 +183,7 @@ class Agent:
         if cwd and not self.conversation.cwd:
             self.conversation.cwd = str(cwd)
         self._emit: Callable[[AgentEvent], None] = _discard
+        self._saver = BackgroundSaver(store, self.conversation, self._save_failed) if store else None
         self._task: asyncio.Task[None] | None = None
         self._interrupted = False
         self._close_dangling_calls()
@@ -247,21 +249,22 @@ class Agent:
             outcome = await self._turns(prompt, state)
         except asyncio.CancelledError:
             self._settle(state)
-            self._save()
             if not self._interrupted:
+                self._save_now()  # being torn down: no more awaiting
                 raise
+            await self._save()
             self._finish(state, "interrupted")
             return
         except LakecodeError as exc:
             self._settle(state)
-            self._save()
+            await self._save()
             self._finish(state, "error", exc.message)
             raise
         except BaseException:
             self._settle(state)  # a bug: still leave a valid, saved history behind
-            self._save()
+            self._save_now()
             raise
-        self._save()
+        await self._save()
         self._finish(state, outcome)
 
     def _finish(self, state: _RunState, outcome: Outcome, error: str | None = None) -> None:
@@ -286,12 +289,14 @@ class Agent:
             state.final_text = message.text
             state.usage = state.usage + usage
             conv.record_turn(TurnRecord(len(conv.turns) + 1, self.clock.time(), reason, usage))
+            self.context.observe(usage)
             self._emit(AssistantMessage(turn, message, reason))
             self._emit(TurnUsage(turn, usage, conv.usage))
             state.pending = list(message.tool_calls)
             for call in message.tool_calls:
                 await self._call_tool(call, state)
-            self._save()
+            if self._saver is not None:
+                self._saver.request()
             self._emit(TurnFinished(turn, reason))
             if not message.tool_calls:
                 return "completed"
@@ -434,13 +439,18 @@ class Agent:
                 self.conversation.append(
                     Message.tool(call.id, CANCELLED_NOT_RUN, name=call.name, is_error=True))
 
-    def _save(self) -> None:
-        if self.store is None:
-            return
-        try:
-            self.store.save(self.conversation)
-        except OSError as exc:
-            self._emit(Notice("warning", f"could not save the conversation: {exc.strerror or exc}"))
+    async def _save(self) -> None:
+        """Save now and wait for it (at the end of a run)."""
+        if self._saver is not None:
+            self._saver.request()
+            await self._saver.flush()
+
+    def _save_now(self) -> None:
+        if self._saver is not None:
+            self._saver.save_now()
+
+    def _save_failed(self, exc: OSError) -> None:
+        self._emit(Notice("warning", f"could not save the conversation: {exc.strerror or exc}"))
 
 
 def _discard(event: AgentEvent) -> None:

@@ -25,7 +25,8 @@ Ids sort by creation time: ``YYYYMMDDTHHMMSSmmmZ-xxxxxx`` (UTC, milliseconds, ra
 
 Writes: the whole file is rewritten after every turn through ``secure_io.atomic_write_bytes``
 (temporary file, fsync, rename), so a crash or a full disk leaves the previous save intact. Lines
-of messages already saved are cached, so a save does not re-serialise the whole history.
+of messages already saved are cached, so a save does not re-serialise the whole history, and the
+agent writes through ``BackgroundSaver`` so the fsync happens in a worker thread.
 
 Reading: a file that cannot be parsed raises ``CorruptConversationError`` from ``load``; ``list``
 reports it in ``ConversationListing.problems`` and carries on with the other files.
@@ -33,11 +34,13 @@ reports it in ``ConversationListing.problems`` and carries on with the other fil
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +54,7 @@ from lakecode.llm.types import Message, Part, ReasoningPart, Role, TextPart, Too
 from lakecode.secure_io import atomic_write_bytes, ensure_private_dir
 
 __all__ = [
+    "BackgroundSaver",
     "Conversation",
     "ConversationError",
     "ConversationListing",
@@ -195,6 +199,7 @@ class Conversation:
     usage: Usage = field(default_factory=Usage)
     turns: list[TurnRecord] = field(default_factory=list)
     _lines: list[tuple[Message, bytes]] = field(default_factory=list, repr=False, compare=False)
+    _turn_lines: list[bytes] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def new(cls, *, model: str = "", provider: str = "", cwd: str | Path = "",
@@ -232,8 +237,11 @@ class Conversation:
             del lines[i:]
             lines.append((message, _dumps({"type": "message", "message": message_to_dict(message)})))
         del lines[len(self.messages):]
-        turns = [_dumps({"type": "turn", "turn": t.turn, "at": t.at, "finish_reason": t.finish_reason,
-                         "usage": usage_dict(t.usage)}) for t in self.turns]
+        turns = self._turn_lines
+        del turns[len(self.turns):]
+        for t in self.turns[len(turns):]:
+            turns.append(_dumps({"type": "turn", "turn": t.turn, "at": t.at, "finish_reason": t.finish_reason,
+                                 "usage": usage_dict(t.usage)}))
         return b"".join([_dumps(self.meta()), *(line for _, line in lines), *turns])
 
 
@@ -273,6 +281,7 @@ class ConversationStore:
     def __init__(self, directory: Path | None = None, *, clock: Clock = system_clock) -> None:
         self.directory = directory if directory is not None else conversations_dir()
         self.clock = clock
+        self._lock = threading.Lock()
 
     def new_id(self) -> str:
         """A fresh id that sorts after earlier ones (to the millisecond)."""
@@ -299,9 +308,22 @@ class ConversationStore:
             OSError: the directory is not writable or the disk is full; the previous save of
                 this conversation is left intact.
         """
+        self.write(conversation.id, self.snapshot(conversation))
+
+    def snapshot(self, conversation: Conversation) -> bytes:
+        """Stamp ``updated`` and return the file content to ``write`` (cheap: lines are cached)."""
         conversation.updated = self.clock.time()
-        ensure_private_dir(self.directory)
-        atomic_write_bytes(self.path_for(conversation.id), conversation.to_jsonl())
+        return conversation.to_jsonl()
+
+    def write(self, conversation_id: str, data: bytes) -> None:
+        """Atomically replace a conversation's file with ``data`` (thread-safe, in call order).
+
+        Raises:
+            OSError: as for ``save``; the previous file is left intact.
+        """
+        with self._lock:
+            ensure_private_dir(self.directory)
+            atomic_write_bytes(self.path_for(conversation_id), data)
 
     def load(self, conversation_id: str) -> Conversation:
         """Read a conversation back exactly as it was saved.
@@ -411,3 +433,67 @@ def _parse(path: Path, data: bytes) -> Conversation:
                 f"{path.name}, line {number}: {type(exc).__name__}: {exc}") from None
     return conv
 
+
+
+class BackgroundSaver:
+    """Saves one conversation after every turn without holding up the event loop.
+
+    ``request`` takes a snapshot at once (on the caller's thread, so it is consistent) and
+    writes it in a worker thread; snapshots requested while a write is in progress coalesce
+    (the newest wins) and files are always written in order. ``flush`` waits for the writes;
+    ``save_now`` writes synchronously (for teardown, when awaiting is not possible).
+
+    Args:
+        store: where to write.
+        conversation: what to save.
+        on_error: called with the ``OSError`` of a failed write (the previous save is intact).
+    """
+
+    def __init__(self, store: ConversationStore, conversation: Conversation,
+                 on_error: Callable[[OSError], None]) -> None:
+        self.store = store
+        self.conversation = conversation
+        self.on_error = on_error
+        self._pending: tuple[int, bytes] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._generation = 0
+        self._written = 0
+        self._lock = threading.Lock()
+
+    def request(self) -> None:
+        """Snapshot the conversation now and write it soon."""
+        self._pending = self._snapshot()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name="lakecode-save")
+
+    def _snapshot(self) -> tuple[int, bytes]:
+        self._generation += 1
+        return self._generation, self.store.snapshot(self.conversation)
+
+    def _write(self, generation: int, data: bytes) -> None:
+        with self._lock:
+            if generation <= self._written:
+                return  # a newer snapshot is already on disk
+            self.store.write(self.conversation.id, data)
+            self._written = generation
+
+    async def _drain(self) -> None:
+        while self._pending is not None:
+            (generation, data), self._pending = self._pending, None
+            try:
+                await asyncio.to_thread(self._write, generation, data)
+            except OSError as exc:
+                self.on_error(exc)
+
+    async def flush(self) -> None:
+        """Wait until every requested snapshot is on disk (or has failed)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    def save_now(self) -> None:
+        """Write the current state synchronously; older snapshots still queued are skipped."""
+        self._pending = None
+        try:
+            self._write(*self._snapshot())
+        except OSError as exc:
+            self.on_error(exc)
