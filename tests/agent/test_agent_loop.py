@@ -11,6 +11,7 @@ from lakecode.agent import Agent, Approvals, ConversationStore
 from lakecode.agent.events import (
     AssistantMessage,
     ContextCompacted,
+    Notice,
     Retrying,
     RunFinished,
     TextChunk,
@@ -18,7 +19,7 @@ from lakecode.agent.events import (
     ToolCallStreaming,
     TurnUsage,
 )
-from lakecode.errors import ContextOverflowError, ServerError
+from lakecode.errors import ContextOverflowError, ModelBehaviourError, ServerError
 from lakecode.llm.types import (
     Finish,
     Message,
@@ -283,3 +284,25 @@ def test_agent_never_imports_databricks_cli_or_tui() -> None:
 
 def test_agent_class_is_exported() -> None:
     assert Agent.__module__ == "lakecode.agent.loop"
+
+
+async def test_an_unusable_reply_is_explained_to_the_model_once(tmp_path: Path) -> None:
+    bad = ModelBehaviourError("The arguments of tool call 'shell' are not a JSON object: '{\"comm'")
+    provider = ScriptedProvider().enqueue([ScriptedTurn(text="Running it", error=bad), "fixed"])
+    agent = make_agent(tmp_path, provider, tools=[])
+    events = await collect(agent, "go")
+    assert isinstance(events[-1], RunFinished) and events[-1].outcome == "completed"
+    assert [(m.role, m.text) for m in provider.requests[1].messages] == [
+        ("user", "go"), ("assistant", "Running it"),
+        ("user", f"[lakecode] Your last reply could not be used: {bad.message} Please send it again; "
+                 "the arguments of a tool call must be one JSON object.")]
+    assert any(isinstance(e, Notice) for e in events)
+
+
+async def test_two_unusable_replies_in_a_row_end_the_run(tmp_path: Path) -> None:
+    provider = ScriptedProvider().enqueue(
+        [ModelBehaviourError("bad one"), ModelBehaviourError("bad two"), "x"])
+    agent = make_agent(tmp_path, provider, tools=[])
+    with pytest.raises(ModelBehaviourError, match="bad two"):
+        await collect(agent, "go")
+    assert len(provider.requests) == 2

@@ -34,7 +34,10 @@ Guarantees:
       hold up the loop) and is on disk before ``RunFinished``; a failed save is reported as a
       ``Notice`` and never corrupts the previous save;
     * the model gets at most ``max_turns`` turns per run (``outcome == "turn_limit"``);
-    * on ``ContextOverflowError`` the context is compacted once and the turn retried once.
+    * on ``ContextOverflowError`` the context is compacted once and the turn retried once;
+    * on ``ModelBehaviourError`` (e.g. tool arguments that are not JSON) the model is told what
+      was wrong in a ``[lakecode]`` user message and gets one more turn; twice in a row ends
+      the run.
 
 The loop runs in its own task and hands events over through a queue, so a slow consumer never
 stalls a tool and ``interrupt`` can cancel exactly the loop's work. Per-event cost is one queue
@@ -75,7 +78,7 @@ from lakecode.agent.store import BackgroundSaver, Conversation, ConversationStor
 from lakecode.agent.tools.base import Tool, ToolArgumentError, ToolResult
 from lakecode.agent.tools.task_list import TaskListTool
 from lakecode.clock import Clock, system_clock
-from lakecode.errors import ContextOverflowError, LakecodeError
+from lakecode.errors import ContextOverflowError, LakecodeError, ModelBehaviourError
 from lakecode.llm.provider import Provider
 from lakecode.llm.types import (
     ChatRequest,
@@ -281,10 +284,20 @@ class Agent:
         self._emit(RunStarted(conversation_id=conv.id, model=self.model, prompt=prompt))
         if self.context is None:
             self.context = await self._context_for_model()
+        malformed = False
         for turn in range(1, self.max_turns + 1):
             state.turn = turn
             self._emit(TurnStarted(turn))
-            message, reason, usage = await self._model_turn(state)
+            try:
+                message, reason, usage = await self._model_turn(state)
+            except ModelBehaviourError as exc:
+                if malformed:  # twice in a row: this model cannot be helped here
+                    raise
+                malformed = True
+                self._ask_again(state, exc)
+                self._emit(TurnFinished(turn, "malformed"))
+                continue
+            malformed = False
             conv.append(message)
             state.final_text = message.text
             state.usage = state.usage + usage
@@ -301,6 +314,18 @@ class Agent:
             if not message.tool_calls:
                 return "completed"
         return "turn_limit"
+
+    def _ask_again(self, state: _RunState, exc: ModelBehaviourError) -> None:
+        """The model's reply was unusable (e.g. tool arguments that are not JSON): keep its
+        text, tell it what went wrong in a user message, and let it try once more."""
+        partial, state.partial = state.partial, None
+        text = "".join(partial.text) if partial is not None else ""
+        if text.strip():
+            self.conversation.append(Message.assistant(text))
+        self.conversation.append(Message.user(
+            f"[lakecode] Your last reply could not be used: {exc.message} Please send it again; "
+            "the arguments of a tool call must be one JSON object."))
+        self._emit(Notice("warning", f"the model sent an unusable reply ({exc.message}); asking it again"))
 
     async def _context_for_model(self) -> ContextManager:
         try:

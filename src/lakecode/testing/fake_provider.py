@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakecode.errors import ModelBehaviourError
+from lakecode.errors import LakecodeError
 from lakecode.llm.types import (
     ChatRequest,
     Finish,
@@ -59,7 +59,7 @@ def tool_call(name: str, arguments: Mapping[str, Any], *, id: str | None = None)
     return ToolCall.create(id or f"call_{next(_ids)}", name, arguments)
 
 
-class ScriptExhaustedError(ModelBehaviourError):
+class ScriptExhaustedError(LakecodeError):
     """The provider was asked for a turn but its script is empty."""
 
 
