@@ -190,3 +190,11 @@ async def test_resumed_conversation_with_dangling_calls_gets_cancelled_results(t
         ("user", None), ("assistant", None), ("tool", "d1"), ("tool", "d2"), ("user", None)]
     assert sent[3].text == CANCELLED_NOT_RUN
     assert_paired(sent)
+
+
+async def test_an_interrupt_after_the_last_turn_still_ends_with_run_finished(tmp_path: Path) -> None:
+    provider = ScriptedProvider().enqueue(["all done"])
+    agent = make_agent(tmp_path, provider, tools=[], store=ConversationStore())
+    events = await _run_until(agent, "go", lambda e: e.type == "turn_finished")
+    assert [e.type for e in events][-2:] == ["turn_finished", "run_finished"]
+    assert isinstance(events[-1], RunFinished) and events[-1].outcome == "completed"

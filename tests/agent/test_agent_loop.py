@@ -306,3 +306,12 @@ async def test_two_unusable_replies_in_a_row_end_the_run(tmp_path: Path) -> None
     with pytest.raises(ModelBehaviourError, match="bad two"):
         await collect(agent, "go")
     assert len(provider.requests) == 2
+
+
+def test_default_system_prompt_names_the_project_and_the_tools(tmp_path: Path) -> None:
+    from lakecode.agent import ProjectScope, default_system_prompt
+
+    text = default_system_prompt(ProjectScope.at(tmp_path), extra="Use tabs.")
+    assert f"Project directory: {tmp_path.resolve()}" in text
+    assert all(name in text for name in ("file_editor", "shell", "task_list"))
+    assert text.rstrip().endswith("Use tabs.")

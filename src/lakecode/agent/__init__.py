@@ -9,6 +9,7 @@ from __future__ import annotations
 from lakecode.agent.approvals import Approvals, AskCallback, Decision, Verdict, terminal_prompt
 from lakecode.agent.context import DEFAULT_CONTEXT_WINDOW, ContextManager
 from lakecode.agent.loop import Agent
+from lakecode.agent.prompt import default_system_prompt
 from lakecode.agent.store import (
     Conversation,
     ConversationError,
@@ -32,6 +33,7 @@ __all__ = [
     "Decision",
     "ProjectScope",
     "Verdict",
+    "default_system_prompt",
     "default_tools",
     "terminal_prompt",
 ]

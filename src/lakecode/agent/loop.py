@@ -189,6 +189,7 @@ class Agent:
         self._saver = BackgroundSaver(store, self.conversation, self._save_failed) if store else None
         self._task: asyncio.Task[None] | None = None
         self._interrupted = False
+        self._finishing = False
         self._close_dangling_calls()
         for tool in tools:
             if isinstance(tool, TaskListTool):
@@ -212,7 +213,7 @@ class Agent:
         results of the cancelled calls and ``RunFinished(outcome="interrupted")``.
         """
         task = self._task
-        if task is not None and not task.done() and not self._interrupted:
+        if task is not None and not task.done() and not self._interrupted and not self._finishing:
             self._interrupted = True
             task.cancel()
 
@@ -227,7 +228,7 @@ class Agent:
             raise RuntimeError("the agent is already running; interrupt it or wait for it to finish")
         queue: asyncio.Queue[object] = asyncio.Queue()
         self._emit = queue.put_nowait
-        self._interrupted = False
+        self._interrupted = self._finishing = False
         task = asyncio.create_task(self._run(prompt), name="lakecode-agent-run")
         task.add_done_callback(lambda _: queue.put_nowait(_DONE))
         self._task = task
@@ -251,6 +252,7 @@ class Agent:
         try:
             outcome = await self._turns(prompt, state)
         except asyncio.CancelledError:
+            self._finishing = True
             self._settle(state)
             if not self._interrupted:
                 self._save_now()  # being torn down: no more awaiting
@@ -259,6 +261,7 @@ class Agent:
             self._finish(state, "interrupted")
             return
         except LakecodeError as exc:
+            self._finishing = True
             self._settle(state)
             await self._save()
             self._finish(state, "error", exc.message)
@@ -267,6 +270,7 @@ class Agent:
             self._settle(state)  # a bug: still leave a valid, saved history behind
             self._save_now()
             raise
+        self._finishing = True  # from here on an interrupt could only lose the RunFinished event
         await self._save()
         self._finish(state, outcome)
 
