@@ -17,10 +17,10 @@ async def test_set_update_view() -> None:
     tool = TaskListTool()
     result = await tool.run({"command": "set",
                              "tasks": [{"title": "write test"}, {"title": "fix", "status": "doing"}]})
-    assert result.content == "Task list (0/2 done):\n1. [ ] write test\n2. [~] fix"
+    assert result.content == "Task list (0/2 done):\n0. [ ] write test\n1. [~] fix"
     assert result.events == (TaskListUpdated((TaskItem("write test", "todo"), TaskItem("fix", "doing"))),)
-    result = await tool.run({"command": "update", "index": 1, "status": "done"})
-    assert result.content == "Task list (1/2 done):\n1. [x] write test\n2. [~] fix"
+    result = await tool.run({"command": "update", "index": 0, "status": "done"})
+    assert result.content == "Task list (1/2 done):\n0. [x] write test\n1. [~] fix"
     assert tool.tasks[0] == TaskItem("write test", "done")
     result = await tool.run({"command": "view"})
     assert result.events == () and result.content.startswith("Task list (1/2 done)")
@@ -28,12 +28,12 @@ async def test_set_update_view() -> None:
 
 async def test_bad_index_is_an_error_result() -> None:
     tool = TaskListTool()
-    result = await tool.run({"command": "update", "index": 1, "status": "done"})
-    assert (result.content, result.is_error) == (
-        "task_list: no task 1 (valid: none: the list is empty; use set)", True)
-    await tool.run({"command": "set", "tasks": [{"title": "a"}]})
     result = await tool.run({"command": "update", "index": 0, "status": "done"})
-    assert result.content == "task_list: no task 0 (valid: 1 to 1)" and result.is_error
+    assert (result.content, result.is_error) == (
+        "task_list: no task at index 0 (valid: none: the list is empty; use set)", True)
+    await tool.run({"command": "set", "tasks": [{"title": "a"}, {"title": "b"}]})
+    result = await tool.run({"command": "update", "index": 2, "status": "done"})
+    assert result.content == "task_list: no task at index 2 (valid: 0 to 1)" and result.is_error
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -60,7 +60,7 @@ async def test_the_agent_emits_task_list_events_and_restores_the_plan(tmp_path: 
         ScriptedTurn(tool_calls=[tool_call("task_list", {"command": "set", "tasks": [
             {"title": "plan", "status": "done"}, {"title": "build"}]})]),
         ScriptedTurn(tool_calls=[
-            tool_call("task_list", {"command": "update", "index": 2, "status": "doing"})]),
+            tool_call("task_list", {"command": "update", "index": 1, "status": "doing"})]),
         "working",
     ])
     agent = make_agent(tmp_path, provider)

@@ -1,9 +1,10 @@
 """The ``task_list`` tool: a short plan the model keeps and the user sees.
 
 Commands: ``set`` replaces the list with ``tasks`` (each ``{"title", "status"}``; status defaults
-to "todo"), ``update`` changes the ``status`` of the task at ``index`` (1-based, as shown by
-``view``), ``view`` shows the list. Every change emits a ``TaskListUpdated`` event. The list
-lives in memory; ``restore`` rebuilds it from a resumed conversation's history.
+to "todo"), ``update`` changes the ``status`` of the task at ``index`` (0-based: the first
+task is 0, as numbered by ``view``), ``view`` shows the list. Every change emits a
+``TaskListUpdated`` event. The list lives in memory; ``restore`` rebuilds it from a resumed
+conversation's history.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ class TaskListTool(Tool):
     description = (
         "Keep a short plan of the current work, visible to the user. Commands: set (replace the "
         "list with tasks, each {title, status}), update (set the status of the task at index, "
-        "1-based as shown by view), view. Status is todo, doing or done. Use it for multi-step "
-        "work: set the plan first, mark a task doing when you start it and done when finished."
+        "0-based: the first task is 0, as numbered by view), view. Status is todo, doing or done. "
+        "Use it for multi-step work: set the plan first, mark a task doing when you start it and "
+        "done when finished."
     )
     parameters: Mapping[str, Any] = {
         "type": "object",
@@ -48,7 +50,7 @@ class TaskListTool(Tool):
                     "required": ["title"],
                 },
             },
-            "index": {"type": "integer", "description": "update: the task number, from 1."},
+            "index": {"type": "integer", "description": "update: the task's position, from 0."},
             "status": {"type": "string", "enum": list(_STATUSES)},
         },
         "required": ["command"],
@@ -85,20 +87,20 @@ class TaskListTool(Tool):
             self._tasks = [_item(t) for t in args["tasks"]]
         else:
             index = int(args["index"])
-            if not 1 <= index <= len(self._tasks):
-                span = f"1 to {len(self._tasks)}" if self._tasks else "none: the list is empty; use set"
-                return ToolResult(f"task_list: no task {index} (valid: {span})", is_error=True)
-            old = self._tasks[index - 1]
-            self._tasks[index - 1] = TaskItem(old.title, cast(TaskStatus, args["status"]))
+            if not 0 <= index < len(self._tasks):
+                span = f"0 to {len(self._tasks) - 1}" if self._tasks else "none: the list is empty; use set"
+                return ToolResult(f"task_list: no task at index {index} (valid: {span})", is_error=True)
+            old = self._tasks[index]
+            self._tasks[index] = TaskItem(old.title, cast(TaskStatus, args["status"]))
         return ToolResult(self.render(), events=(TaskListUpdated(self.tasks),))
 
     def render(self) -> str:
-        """The plan as numbered lines with a progress header."""
+        """The plan as lines numbered by index (from 0) with a progress header."""
         if not self._tasks:
             return "The task list is empty."
         done = sum(t.status == "done" for t in self._tasks)
         lines = [f"Task list ({done}/{len(self._tasks)} done):"]
-        lines += [f"{i}. {_MARKS[t.status]} {t.title}" for i, t in enumerate(self._tasks, 1)]
+        lines += [f"{i}. {_MARKS[t.status]} {t.title}" for i, t in enumerate(self._tasks)]
         return "\n".join(lines)
 
     def restore(self, messages: Iterable[Message]) -> None:
@@ -117,9 +119,9 @@ class TaskListTool(Tool):
                 args = call.arguments
                 if args["command"] == "set":
                     self._tasks = [_item(t) for t in args["tasks"]]
-                elif args["command"] == "update" and 1 <= int(args["index"]) <= len(self._tasks):
-                    old = self._tasks[int(args["index"]) - 1]
-                    self._tasks[int(args["index"]) - 1] = TaskItem(old.title, args["status"])
+                elif args["command"] == "update" and 0 <= int(args["index"]) < len(self._tasks):
+                    old = self._tasks[int(args["index"])]
+                    self._tasks[int(args["index"])] = TaskItem(old.title, args["status"])
 
 
 def _item(raw: Mapping[str, Any]) -> TaskItem:
