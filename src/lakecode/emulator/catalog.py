@@ -164,7 +164,9 @@ class Catalog:
         """Add (or replace) an endpoint at run time."""
         ep = endpoint if isinstance(endpoint, Endpoint) else Endpoint.from_dict(endpoint)
         with self._lock:
-            self._endpoints = [e for e in self._endpoints if e.name != ep.name] + [ep]
+            if ep.name in self._by_name:
+                self._endpoints = [e for e in self._endpoints if e.name != ep.name]
+            self._endpoints.append(ep)
             self._by_name[ep.name] = ep
             if ep.uc_name:
                 self._by_name[ep.uc_name] = ep

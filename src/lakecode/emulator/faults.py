@@ -38,6 +38,8 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from lakecode.emulator.errors import NAMED_ERRORS
+
 __all__ = ["FAULT_KINDS", "Fault", "FaultSet"]
 
 FAULT_KINDS = frozenset(
@@ -88,6 +90,8 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
+        if self.kind == "error" and self.name not in NAMED_ERRORS:
+            raise ValueError(f"unknown error {self.name!r}; known: {', '.join(sorted(NAMED_ERRORS))}")
         if self.mode not in ("abort", "eof"):
             raise ValueError("cut_stream mode must be 'abort' or 'eof'")
         if not self.id:
