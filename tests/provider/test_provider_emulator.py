@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -19,6 +20,7 @@ from lakecode.llm.types import (
     ToolCall,
     ToolCallComplete,
 )
+from lakecode.testing.fakes import FakeClock
 
 
 def _chat_requests(emu: Emulator) -> list[RequestRecord]:
@@ -352,3 +354,36 @@ async def test_f4_every_request_carries_bearer_and_no_api_key(emulator: Emulator
         assert record.header("x-api-key") is None
         ua = record.header("user-agent") or ""
         assert ua.startswith(f"lakecode/{__version__} ") and ua.endswith("auth/pat"), ua
+
+
+# ---- a slow discovery never holds up a turn for long (F30) ----------------------------------
+
+
+async def test_slow_listings_do_not_hold_up_a_turn(emulator: Emulator) -> None:
+    for path in ("/api/*", "/ai-gateway/codex/*"):
+        emulator.faults.add(kind="delay", delay=3.0, path=path, count=None)
+    async with provider_for(emulator, discovery_wait=0.2) as provider:
+        emulator.scripted_model.enqueue(["quick"])
+        start = time.perf_counter()
+        _, finish = await run(provider, ask("databricks-claude-opus-4-7", temperature=0.5))
+        elapsed = time.perf_counter() - start
+    assert finish.message.text == "quick"
+    assert elapsed < 2.5
+    [sent] = _chat_requests(emulator)
+    # curated data still applies while discovery is pending: no temperature for Opus 4.7
+    assert sent.json["model"] == "databricks-claude-opus-4-7" and "temperature" not in sent.json
+    assert sent.path == "/serving-endpoints/chat/completions"  # name rules: no discovery yet
+
+
+async def test_a_stale_listing_is_refreshed_in_the_background(emulator: Emulator) -> None:
+    clock = FakeClock()
+    async with provider_for(emulator, clock=clock) as provider:
+        await provider.list_models()
+        listings = len([r for r in emulator.requests if r.method == "GET"])
+        clock.advance(301)
+        emulator.scripted_model.enqueue(["still fine"])
+        _, finish = await run(provider, ask("databricks-gpt-5-2"))
+        assert finish.message.text == "still fine"
+        assert provider._discovery is not None
+        await provider._discovery
+        assert len([r for r in emulator.requests if r.method == "GET"]) == 2 * listings

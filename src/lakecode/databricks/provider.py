@@ -25,6 +25,8 @@ from ``ModelInfo.supports_tools`` (from discovery or curated data, never the nam
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from lakecode.config.paths import lakecode_home
 from lakecode.config.settings import Settings
 from lakecode.databricks.catalog.cache import CatalogCache
 from lakecode.databricks.catalog.classify import ModelTraits, family_of, traits_for
-from lakecode.databricks.catalog.service import CatalogService
+from lakecode.databricks.catalog.service import CatalogResult, CatalogService
 from lakecode.databricks.catalog.sources import DiscoveryOptions
 from lakecode.databricks.routes import ROUTES, GatewayMemory, Route, RouteTable
 from lakecode.errors import (
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from lakecode.databricks.auth.resolve import ResolvedAuth
 
 __all__ = [
+    "DISCOVERY_WAIT",
     "CredentialCheck",
     "DatabricksProvider",
     "build_databricks_provider",
@@ -67,6 +70,8 @@ __all__ = [
 ]
 
 _DIALECTS = {"chat": Dialect.CHAT, "responses": Dialect.RESPONSES}
+DISCOVERY_WAIT = 10.0
+"""Seconds a model turn waits for discovery before going ahead without it."""
 _PING = "Reply with the single word: ok"
 
 
@@ -121,12 +126,15 @@ class DatabricksProvider:
         routes: the route table for this host.
         transport: the chat transport (sharing ``http``).
         owns_client: close ``http`` in ``aclose``.
+        discovery_wait: seconds a model turn waits for a running discovery before it goes
+            ahead with curated data and name rules (discovery then finishes in the background).
     """
 
     name = "databricks"
 
     def __init__(self, *, host: str, http: httpx.AsyncClient, catalog: CatalogService,
-                 routes: RouteTable, transport: ChatTransport, owns_client: bool = True) -> None:
+                 routes: RouteTable, transport: ChatTransport, owns_client: bool = True,
+                 discovery_wait: float = DISCOVERY_WAIT) -> None:
         self.host = host
         self.http = http
         self.catalog = catalog
@@ -134,6 +142,8 @@ class DatabricksProvider:
         self.transport = transport
         self._owns_client = owns_client
         self._route_override: dict[str, str] = {}
+        self._discovery_wait = discovery_wait
+        self._discovery: asyncio.Task[CatalogResult] | None = None
 
     @property
     def memory(self) -> ModelMemory:
@@ -158,9 +168,31 @@ class DatabricksProvider:
         """The request quirks for ``model_id`` before session learning is applied."""
         return (await self._plan(model_id))[1]
 
+    async def _lookup_for_turn(self, model_id: str) -> ModelInfo | None:
+        """What is known about ``model_id`` for a model turn, without holding it up for long.
+
+        With a listing already in hand, a stale one is refreshed in the background and the turn
+        goes ahead at once. Otherwise the turn waits at most ``discovery_wait`` seconds for
+        discovery, then goes ahead with curated data and name rules (F30) while discovery
+        finishes in the background.
+        """
+        task = self._discovery
+        running = task is not None and not task.done()
+        if self.catalog.known() is not None:
+            if not running and not self.catalog.is_fresh():
+                self._discovery = asyncio.ensure_future(self.catalog.catalog())
+            return self.catalog.lookup_known(model_id)
+        if task is None or not running:
+            task = self._discovery = asyncio.ensure_future(self.catalog.catalog())
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self._discovery_wait)
+        except TimeoutError:
+            pass
+        return self.catalog.lookup_known(model_id)
+
     async def _plan(self, model_id: str) -> tuple[Route, ModelQuirks]:
         """The route and quirks for ``model_id``, from one catalog lookup."""
-        info = await self.catalog.lookup(model_id)
+        info = await self._lookup_for_turn(model_id)
         override = self._route_override.get(model_id)
         if override is not None:
             route = ROUTES[override]
@@ -265,7 +297,12 @@ class DatabricksProvider:
         return CredentialCheck(self.host, None, None, f"Signed in to {self.host}. {result.status}")
 
     async def aclose(self) -> None:
-        """Close the HTTP client (when this provider owns it)."""
+        """Stop a background discovery and close the HTTP client (when this provider owns it)."""
+        task, self._discovery = self._discovery, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._owns_client:
             await self.http.aclose()
 
@@ -302,6 +339,7 @@ def build_databricks_provider(
     discovery: DiscoveryOptions | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: httpx.Timeout | None = None,
+    discovery_wait: float = DISCOVERY_WAIT,
 ) -> DatabricksProvider:
     """Build a ``DatabricksProvider`` from settings (and this run's environment overrides).
 
@@ -319,6 +357,7 @@ def build_databricks_provider(
         discovery: which listings to query and how.
         headers: extra headers for every request (e.g. ``X-Databricks-Workspace-Id``).
         timeout: HTTP timeouts (default: 10 s connect, 300 s between streamed bytes).
+        discovery_wait: seconds a model turn waits for discovery (see ``DatabricksProvider``).
 
     Raises:
         lakecode.errors.ConfigError: no workspace host is configured, or the Databricks config
@@ -361,7 +400,8 @@ def build_databricks_provider(
                         memory=_gateway_memory(home / "routes.json", clock))
     chat = ChatTransport(http, clock=clock, memory=ModelMemory(), user_agent_suffix=suffix,
                          headers=headers)
-    return DatabricksProvider(host=host, http=http, catalog=catalog, routes=routes, transport=chat)
+    return DatabricksProvider(host=host, http=http, catalog=catalog, routes=routes, transport=chat,
+                              discovery_wait=discovery_wait)
 
 
 _memories: dict[Path, GatewayMemory] = {}

@@ -242,17 +242,27 @@ class CatalogService:
         """The last result this service produced, without any I/O."""
         return self._last
 
+    def is_fresh(self) -> bool:
+        """Whether a discovery result younger than the TTL is cached (no I/O but the cache)."""
+        entry = self.cache.get(self.key)
+        return entry is not None and self.cache.is_fresh(entry)
+
+    def lookup_known(self, model_id: str) -> ModelInfo | None:
+        """``lookup`` on the last result only (or curated data), without any I/O."""
+        result = self._last
+        info = result.get(model_id) if result is not None else None
+        if info is None:
+            entry = self.curated.get(model_id)
+            info = curated_info(entry) if entry is not None else None
+        return info
+
     async def lookup(self, model_id: str) -> ModelInfo | None:
         """What is known about ``model_id``: discovered, cached or curated data, or None.
 
         Runs discovery if nothing fresh is cached; never raises for discovery failures.
         """
-        result = await self.catalog()
-        info = result.get(model_id)
-        if info is None:
-            entry = self.curated.get(model_id)
-            info = curated_info(entry) if entry is not None else None
-        return info
+        await self.catalog()
+        return self.lookup_known(model_id)
 
     async def traits(self, model_id: str) -> ModelTraits:
         """The transport quirks for ``model_id`` (defaults for an unknown id)."""
