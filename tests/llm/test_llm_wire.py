@@ -351,3 +351,30 @@ async def test_logs_carry_request_id_and_route_but_no_secret(caplog: pytest.LogC
     assert "req-42" in text and "/serving-endpoints/chat/completions" in text and ENDPOINT in text
     assert "status=429" in text and "status=200" in text
     assert secret not in text and "Bearer" not in text and "top secret prompt" not in text
+
+
+async def test_stream_is_read_to_the_end_after_done_so_the_connection_is_reused() -> None:
+    finished: list[bool] = []
+
+    class Tail(httpx.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            yield OK
+            yield b"\n"  # whatever follows [DONE] (the end of the chunked body on a real socket)
+            finished.append(True)
+
+    recorder = Recorder([lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                                  stream=Tail())])
+    events = await run(recorder, user_request())
+    assert finish_of(events).message.text == "ok" and finished == [True]
+
+
+async def test_connection_pool_keeps_one_connection_across_streamed_turns(emulator: Any) -> None:
+    async with httpx.AsyncClient(base_url=emulator.url,
+                                 headers={"Authorization": f"Bearer {emulator.pat}"}) as client:
+        from lakecode.llm.wire import ChatTransport
+        transport = ChatTransport(client, clock=FakeClock())
+        for _ in range(3):
+            await collect(transport.stream("/serving-endpoints/chat/completions",
+                                           user_request(model="databricks-gpt-5-2")))
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert len(pool.connections) == 1

@@ -67,12 +67,15 @@ def normalize_history(messages: Sequence[Message]) -> tuple[Message, ...]:
 
 def _clean(message: Message) -> Message | None:
     """``message`` without empty parts or unreplayable reasoning; None if nothing is left."""
+    parts = message.parts
+    if (len(parts) == 1 and not message.tool_calls and type(parts[0]) is TextPart
+            and message.role != "tool"):  # the common case, kept cheap
+        return message if parts[0].text.strip() else None
     if message.role == "tool":
         text = message.text
-        parts: tuple[Part, ...] = (TextPart(text if text.strip() else EMPTY_RESULT),)
-        if parts == message.parts:
+        if text.strip() and len(parts) == 1:
             return message
-        return replace(message, parts=parts)
+        return replace(message, parts=(TextPart(text if text.strip() else EMPTY_RESULT),))
     kept = tuple(p for p in message.parts if _keep_part(p, message.role))
     calls = _unique_calls(message.tool_calls) if message.role == "assistant" else ()
     has_text = any(isinstance(p, TextPart) for p in kept)

@@ -135,6 +135,8 @@ class ModelMemory:
 
     def apply(self, model: str, quirks: ModelQuirks) -> ModelQuirks:
         """``quirks`` refined by everything learned about ``model`` so far."""
+        if model not in self._models:  # nothing learned (a dict lookup is atomic)
+            return quirks
         with self._lock:
             learned = self._models.get(model)
             if learned is None:

@@ -184,7 +184,10 @@ def _arguments_json(call: ToolCall) -> str:
 
 
 def _joined_text(message: Message) -> str:
-    return _TEXT_JOIN.join(p.text for p in message.parts if isinstance(p, TextPart))
+    parts = message.parts
+    if len(parts) == 1 and type(parts[0]) is TextPart:
+        return parts[0].text
+    return _TEXT_JOIN.join(p.text for p in parts if isinstance(p, TextPart))
 
 
 # ---- chat completions ----------------------------------------------------------------------

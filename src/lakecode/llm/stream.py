@@ -613,10 +613,22 @@ async def iter_sse_events(response: httpx.Response, dialect: Dialect
                 break
             for event in chat.feed_chunk(_decode(data_text)):
                 yield event
-    if not chat.finished:
-        raise StreamError("The response stream ended before the model finished.")
-    for event in chat.finish():
-        yield event
+        if not chat.finished:
+            raise StreamError("The response stream ended before the model finished.")
+        for event in chat.finish():
+            yield event
+        if chat.done:
+            await _drain(source)
+
+
+async def _drain(source: AsyncGenerator[Any, None]) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body) so the connection goes back
+    to the pool instead of being closed; the turn is complete, so a failure here is ignored."""
+    try:
+        async for _ in source:
+            pass
+    except httpx.TransportError:
+        pass
 
 
 def parse_response_body(body: Any, dialect: Dialect) -> list[StreamEvent]:

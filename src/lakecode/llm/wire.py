@@ -206,20 +206,20 @@ class ChatTransport:
         base = self._stream_headers if stream else self._json_headers
         merged = {**base, **headers} if headers else base
         request = self._http.build_request("POST", url, content=payload, headers=merged)
-        for name in _FORBIDDEN_HEADERS:
-            if name in request.headers:
-                del request.headers[name]
-        where = str(request.url.copy_with(query=None))
+        if "x-api-key" in request.headers:  # e.g. a default header on a shared client
+            del request.headers["x-api-key"]
         started = self._clock.monotonic()
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx.TimeoutException as exc:
             _log.debug("POST %s endpoint=%s timed out", request.url.path, endpoint)
+            where = _where(request)
             raise APITimeoutError(f"The request to {endpoint} at {where} timed out.",
                                   url=where) from exc
         except httpx.TransportError as exc:
             _log.debug("POST %s endpoint=%s failed: %s", request.url.path, endpoint,
                        type(exc).__name__)
+            where = _where(request)
             raise APIConnectionError(
                 f"Could not reach {where} for {endpoint}: {redact(str(exc)) or type(exc).__name__}",
                 url=where) from exc
@@ -239,21 +239,28 @@ class ChatTransport:
                         yield event
             else:
                 await response.aread()
-                for event in parse_response_body(_json(response, where), dialect):
+                for event in parse_response_body(_json(response), dialect):
                     yield event
         except httpx.TimeoutException as exc:
-            raise StreamError(f"The response from {endpoint} timed out mid-way.", url=where) from exc
+            raise StreamError(f"The response from {endpoint} timed out mid-way.",
+                              url=_where(request)) from exc
         except httpx.TransportError as exc:
             raise StreamError(
                 f"The connection to {endpoint} dropped mid-response ({type(exc).__name__}).",
-                url=where) from exc
+                url=_where(request)) from exc
         finally:
             await response.aclose()
 
 
-def _json(response: httpx.Response, where: str) -> Any:
+def _where(request: httpx.Request) -> str:
+    """The request URL without its query (for messages; computed only on failures)."""
+    return str(request.url.copy_with(query=None))
+
+
+def _json(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content)
     except ValueError as exc:
+        where = _where(response.request)
         raise StreamError(f"{where} answered {response.status_code} with a body that is not JSON.",
                           url=where) from exc
