@@ -19,6 +19,7 @@ __all__ = ["cli", "main"]
 # name -> "module:attribute"; the modules are imported only when the command is used
 # (or when --help lists them, which imports only click-level code).
 LAZY_COMMANDS: dict[str, str] = {
+    "auth": "lakecode.cli.auth:auth",
     "emulator": "lakecode.cli.emulator:emulator",
     "models": "lakecode.cli.models:models",
 }

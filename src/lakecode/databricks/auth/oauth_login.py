@@ -372,7 +372,7 @@ class BrowserLogin:
             async with asyncio.timeout(self.timeout):
                 code = await asyncio.shield(self._code)
         except TimeoutError:
-            raise LoginError(f"Timed out after {self.timeout:.0f} s waiting for the browser "
+            raise LoginError(f"Timed out after {self.timeout:g} s waiting for the browser "
                              f"sign-in to {self.host}.", hint=self._hint()) from None
         finally:
             await self.aclose()
