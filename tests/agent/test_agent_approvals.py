@@ -120,3 +120,19 @@ async def test_agent_refuses_outside_paths_even_with_yes(tmp_path: Path) -> None
     await collect(agent, "go")
     result = provider.requests[1].messages[-1]
     assert result.is_error and "outside the project directory" in result.text
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_for_terminal_asks_only_when_stdin_is_a_tty() -> None:
+    assert Approvals.for_terminal(io.StringIO(), io.StringIO()).mode == "read-only"
+    assert Approvals.for_terminal(io.StringIO(), io.StringIO(), yes=True).mode == "auto"
+    err = io.StringIO()
+    policy = Approvals.for_terminal(FakeTTY("y\n"), err)
+    assert policy.mode == "ask"
+    assert (await policy.decide(CALL, EXEC)).how == "once"
+    assert "shell: make" in err.getvalue()
+    assert Approvals().mode == "read-only"  # the safe default

@@ -265,3 +265,15 @@ def test_argument_errors_are_clear(editor: FileEditorTool, args: dict[str, Any],
 
 def test_integral_floats_are_accepted_for_integers(editor: FileEditorTool) -> None:
     editor.check({"command": "insert", "path": "a", "insert_line": 2.0, "new_str": "x"})
+
+
+async def test_special_files_are_refused_without_blocking(editor: FileEditorTool, project: Path) -> None:
+    import os
+
+    os.mkfifo(project / "pipe")
+    assert await call(editor, command="view", path="pipe") == (
+        "pipe is not a regular file (a device, socket or pipe); it cannot be shown", True)
+    assert await call(editor, command="create", path="pipe", file_text="x") == (
+        "pipe is not a regular file; refusing to replace it", True)
+    assert await call(editor, command="str_replace", path="pipe", old_str="a", new_str="b") == (
+        "pipe is not a regular file; refusing to edit it", True)

@@ -315,3 +315,25 @@ def test_default_system_prompt_names_the_project_and_the_tools(tmp_path: Path) -
     assert f"Project directory: {tmp_path.resolve()}" in text
     assert all(name in text for name in ("file_editor", "shell", "task_list"))
     assert text.rstrip().endswith("Use tabs.")
+
+
+async def test_every_event_serialises_to_a_json_line(tmp_path: Path) -> None:
+    import json
+
+    provider = ScriptedProvider().enqueue([
+        ScriptedTurn(reasoning="hm", text="plan", chunk_size=2, usage=Usage(3, 4, 7), tool_calls=[
+            tool_call("task_list", {"command": "set", "tasks": [{"title": "é"}]}),
+            tool_call("shell", {"command": "echo hi"}),
+            tool_call("file_editor", {"command": "view", "path": "../x"})]),
+        ScriptedTurn(events=[RetryNotice(1, 0.1, "429")], text="ok"),
+        "ok",
+    ])
+    agent = make_agent(tmp_path, provider, approvals=Approvals.headless())
+    events = await collect(agent, "go")
+    lines = [json.dumps(e.to_dict()) for e in events]
+    decoded = [json.loads(line) for line in lines]
+    assert {d["type"] for d in decoded} >= {
+        "run_started", "turn_started", "text_delta", "reasoning_delta", "tool_call_streaming",
+        "assistant_message", "usage", "tool_call_started", "tool_call_approved", "tool_call_denied",
+        "tool_call_result", "task_list", "turn_finished", "retrying", "run_finished"}
+    assert decoded[-1]["type"] == "run_finished" and decoded[-1]["usage"]["total_tokens"] == 7

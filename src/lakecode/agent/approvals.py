@@ -22,7 +22,8 @@ the model as the tool result, so it can adapt, and emits ``ToolCallDenied``.
 
 ``headless(ask=...)`` picks the headless mode: ``auto`` when ``yes``, ``ask`` when a terminal
 prompt is available, otherwise ``read-only``. ``terminal_prompt`` builds such a prompt on given
-streams (the CLI passes stdin/stderr; tests pass ``io.StringIO``).
+streams, and ``for_terminal(sys.stdin, sys.stderr, yes=...)`` does both for a CLI (tests pass
+``io.StringIO`` objects).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Approvals:
         remembered: the ``scope_key``s approved for the session.
     """
 
-    mode: Mode = "ask"
+    mode: Mode = "read-only"
     ask: AskCallback | None = None
     allow_outside: bool = False
     remembered: set[str] = field(default_factory=set)
@@ -110,6 +111,16 @@ class Approvals:
         if ask is not None:
             return cls("ask", ask, allow_outside)
         return cls("read-only", None, allow_outside)
+
+    @classmethod
+    def for_terminal(cls, stdin: TextIO, stderr: TextIO, *, yes: bool = False,
+                     allow_outside: bool = False) -> Approvals:
+        """The headless policy for a CLI: asks on ``stderr``/``stdin`` when ``stdin`` is a TTY.
+
+        ``lakecode run`` calls ``Approvals.for_terminal(sys.stdin, sys.stderr, yes=args.yes)``.
+        """
+        ask = terminal_prompt(stdin, stderr) if stdin.isatty() else None
+        return cls.headless(yes=yes, ask=ask, allow_outside=allow_outside)
 
     async def decide(self, call: ToolCall, access: ToolAccess) -> Verdict:
         """Decide whether ``call`` (classified as ``access``) may run. May await the user."""

@@ -144,6 +144,8 @@ class FileEditorTool(Tool):
             return self._listing(path)
         if not path.exists():
             raise _EditError(f"no such file or directory: {shown}")
+        if not path.is_file():
+            raise _EditError(f"{shown} is not a regular file (a device, socket or pipe); it cannot be shown")
         with path.open("rb") as fh:
             if b"\0" in fh.read(_SNIFF_BYTES):
                 raise _EditError(f"{shown} looks like a binary file ({path.stat().st_size} bytes); "
@@ -202,6 +204,8 @@ class FileEditorTool(Tool):
             raise _EditError(f"{shown} is a directory")
         if not path.exists():
             raise _EditError(f"no such file: {shown} (use the create command to make a new file)")
+        if not path.is_file():
+            raise _EditError(f"{shown} is not a regular file; refusing to edit it")
         if path.stat().st_size > self.max_edit_bytes:
             raise _EditError(f"{shown} is too large to edit here ({path.stat().st_size} bytes); "
                              "use shell tools instead")
@@ -226,6 +230,8 @@ class FileEditorTool(Tool):
         if path.is_dir():
             raise _EditError(f"{shown} is a directory")
         before: bytes | None = None
+        if path.exists() and not path.is_file():
+            raise _EditError(f"{shown} is not a regular file; refusing to replace it")
         if path.exists():
             before = path.read_bytes()
             if before and self._seen.get(path) != hashlib.sha256(before).hexdigest():
