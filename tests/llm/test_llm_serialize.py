@@ -177,6 +177,12 @@ def test_string_content_for_models_without_list_content() -> None:
                      {"type": "text", "text": "answer"}]
     plain = serialize_request(request, Dialect.CHAT, ModelQuirks(list_content=False))["messages"][1]
     assert plain == {"role": "assistant", "content": "answer"}
+    # reasoning the Responses route returned is not replayed in the chat form
+    responses_reasoning = Message(role="assistant", parts=(ReasoningPart("t", "enc", item_id="rs_1"),
+                                                           TextPart("answer")))
+    request = ChatRequest(model="m", messages=(Message.user("q"), responses_reasoning, Message.user("more")))
+    replayed = serialize_request(request, Dialect.CHAT)["messages"][1]
+    assert replayed == {"role": "assistant", "content": "answer"}
 
 
 def test_stream_options_only_when_allowed_and_streaming() -> None:

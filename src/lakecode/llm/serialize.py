@@ -240,8 +240,7 @@ def _chat_message(message: Message, quirks: ModelQuirks) -> dict[str, Any]:
 
 def _assistant_content(message: Message, quirks: ModelQuirks) -> str | list[dict[str, Any]] | None:
     """A string, a list of parts (only to replay reasoning), or None beside tool calls (F19)."""
-    replay = quirks.list_content and any(
-        isinstance(p, ReasoningPart) and p.replayable for p in message.parts)
+    replay = quirks.list_content and any(_chat_replayable(p) for p in message.parts)
     if not replay:
         text = _joined_text(message)
         return text if text.strip() else None
@@ -250,12 +249,17 @@ def _assistant_content(message: Message, quirks: ModelQuirks) -> str | list[dict
         if isinstance(part, TextPart):
             if part.text.strip():
                 parts.append({"type": "text", "text": part.text})
-        elif part.replayable:
+        elif _chat_replayable(part):
             summary: dict[str, Any] = {"type": "summary_text", "text": part.text}
             if part.signature:
                 summary["signature"] = part.signature
             parts.append({"type": "reasoning", "summary": [summary]})
     return parts or None
+
+
+def _chat_replayable(part: object) -> bool:
+    """Reasoning the chat routes returned as a typed part (not a Responses reasoning item)."""
+    return isinstance(part, ReasoningPart) and part.replayable and part.item_id is None
 
 
 # ---- Responses -------------------------------------------------------------------------------

@@ -30,32 +30,25 @@ is surfaced as soon as it is parsed: nothing is buffered beyond the assembly of 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource
 
-from lakecode.errors import APIError, ModelBehaviourError, StreamError
-from lakecode.llm.errors import ErrorInfo, classify
-from lakecode.llm.quirks import Dialect
-from lakecode.llm.types import (
-    Finish,
-    Message,
-    Part,
-    ReasoningDelta,
-    ReasoningPart,
-    StreamEvent,
-    TextDelta,
-    TextPart,
-    ToolCall,
-    ToolCallComplete,
-    ToolCallDelta,
-    Usage,
-    UsageUpdate,
+from lakecode.errors import StreamError
+from lakecode.llm.assembly import (
+    Assembly,
+    CallBuffer,
+    content_events,
+    parse_tool_arguments,
+    parse_usage,
+    stream_failure,
 )
+from lakecode.llm.quirks import Dialect
+from lakecode.llm.responses_stream import ResponsesAssembler
+from lakecode.llm.types import StreamEvent, ToolCallDelta
 
 __all__ = [
     "ChatAssembler",
@@ -67,169 +60,6 @@ __all__ = [
 ]
 
 _DONE = "[DONE]"
-_ARGS_SNIPPET = 200
-
-
-def parse_tool_arguments(name: str, text: str) -> dict[str, Any]:
-    """The arguments of tool ``name`` as a dict (see the module docstring for the repairs).
-
-    Raises:
-        ModelBehaviourError: the text is not a JSON object and no repair applies.
-    """
-    stripped = text.strip()
-    if not stripped:
-        return {}
-    candidates = [stripped]
-    if stripped.startswith("{}") and len(stripped) > 2:
-        candidates.append(stripped[2:].lstrip())
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                continue
-        if isinstance(value, dict):
-            return value
-    snippet = stripped if len(stripped) <= _ARGS_SNIPPET else stripped[:_ARGS_SNIPPET] + "…"
-    raise ModelBehaviourError(
-        f"The model called tool {name!r} with arguments that are not a JSON object: {snippet}",
-        hint="Retry the turn; if it keeps happening, pick a model with reliable tool calling.",
-    )
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def parse_usage(raw: Any) -> Usage | None:
-    """A ``Usage`` from a chat (``prompt_tokens``...) or Responses (``input_tokens``...) object."""
-    if not isinstance(raw, Mapping):
-        return None
-    prompt = _int(raw.get("prompt_tokens", raw.get("input_tokens")))
-    completion = _int(raw.get("completion_tokens", raw.get("output_tokens")))
-    details = raw.get("completion_tokens_details") or raw.get("output_tokens_details")
-    reasoning = _int(raw.get("reasoning_tokens"))
-    if not reasoning and isinstance(details, Mapping):
-        reasoning = _int(details.get("reasoning_tokens"))
-    total = _int(raw.get("total_tokens")) or prompt + completion
-    return Usage(prompt, completion, total, reasoning)
-
-
-def _stream_failure(code: Any, message: Any) -> APIError:
-    """The error for a failure reported inside a 200 stream (OpenAI-style ``error`` events)."""
-    text = str(message or "the model service reported an error mid-stream")
-    code_text = str(code) if code else None
-    lowered = f"{code_text or ''} {text}".lower()
-    status = 500
-    if "rate" in lowered and "limit" in lowered:
-        status = 429
-    elif any(w in lowered for w in ("context", "too long", "invalid", "unsupported")):
-        status = 400
-    return classify(ErrorInfo(status=status, error_code=code_text, message=text))
-
-
-@dataclass
-class _CallBuffer:
-    index: int
-    id: str | None = None
-    name: str | None = None
-    fragments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _ReasoningBlock:
-    texts: list[str] = field(default_factory=list)
-    signature: str | None = None
-    replayable: bool = True
-    item_id: str | None = None
-
-
-class _Assembly:
-    """The parts of the assistant message being assembled, in order of arrival."""
-
-    def __init__(self) -> None:
-        self.parts: list[_ReasoningBlock | list[str]] = []
-        self.calls: dict[int, _CallBuffer] = {}
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
-
-    def text(self, text: str) -> TextDelta | None:
-        if not text:
-            return None
-        last = self.parts[-1] if self.parts else None
-        if isinstance(last, list):
-            last.append(text)
-        else:
-            self.parts.append([text])
-        return TextDelta(text)
-
-    def reasoning(self, text: str, signature: str | None, *, replayable: bool,
-                  block: _ReasoningBlock | None = None) -> ReasoningDelta | None:
-        if block is None:
-            last = self.parts[-1] if self.parts else None
-            if isinstance(last, _ReasoningBlock) and last.replayable == replayable:
-                block = last
-            else:
-                block = _ReasoningBlock(replayable=replayable)
-                self.parts.append(block)
-        if text:
-            block.texts.append(text)
-        if signature:
-            block.signature = signature
-        if not text and not signature:
-            return None
-        return ReasoningDelta(text, signature or None)
-
-    def close_block(self) -> None:
-        """End the current text/reasoning block (a tool call started)."""
-        if self.parts and self.parts[-1] != []:
-            self.parts.append([])
-
-    def set_usage(self, raw: Any) -> UsageUpdate | None:
-        usage = parse_usage(raw)
-        if usage is None:
-            return None
-        self.usage = usage
-        return UsageUpdate(usage)
-
-    def finish(self, default_reason: str) -> list[StreamEvent]:
-        """``ToolCallComplete`` for every call (index order), then ``Finish``."""
-        events: list[StreamEvent] = []
-        calls: list[ToolCall] = []
-        for buf in sorted(self.calls.values(), key=lambda b: b.index):
-            name = buf.name or ""
-            if not name:
-                raise ModelBehaviourError("The model sent a tool call without a tool name.")
-            text = "".join(buf.fragments)
-            arguments = parse_tool_arguments(name, text)
-            call = ToolCall(id=buf.id or f"call_{buf.index}", name=name, arguments=arguments,
-                            arguments_json=text.strip() if _is_object(text) else
-                            json.dumps(arguments, separators=(",", ":")))
-            calls.append(call)
-            events.append(ToolCallComplete(call))
-        parts: list[Part] = []
-        for piece in self.parts:
-            if isinstance(piece, list):
-                if piece:
-                    parts.append(TextPart("".join(piece)))
-            elif piece.texts or piece.signature:
-                parts.append(ReasoningPart("".join(piece.texts), piece.signature,
-                                           piece.replayable, piece.item_id))
-        reason = self.finish_reason or ("tool_calls" if calls else default_reason)
-        message = Message(role="assistant", parts=tuple(parts), tool_calls=tuple(calls))
-        events.append(Finish(reason, message, self.usage or Usage()))
-        return events
-
-
-def _is_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
 
 
 class ChatAssembler:
@@ -240,7 +70,7 @@ class ChatAssembler:
     """
 
     def __init__(self) -> None:
-        self._a = _Assembly()
+        self._a = Assembly()
         self.done = False
         """``[DONE]`` was seen (set by the SSE reader)."""
 
@@ -255,7 +85,7 @@ class ChatAssembler:
         error = chunk.get("error")
         if error is not None and not chunk.get("choices"):
             detail = error if isinstance(error, Mapping) else {"message": error}
-            raise _stream_failure(detail.get("code") or detail.get("type"), detail.get("message"))
+            raise stream_failure(detail.get("code") or detail.get("type"), detail.get("message"))
         choices = chunk.get("choices")
         if isinstance(choices, list) and choices:
             choice = choices[0]
@@ -305,7 +135,7 @@ class ChatAssembler:
                 ev = self._a.reasoning(value, None, replayable=False)
                 if ev is not None:
                     events.append(ev)
-        events.extend(_content_events(self._a, delta.get("content")))
+        events.extend(content_events(self._a, delta.get("content")))
         calls = delta.get("tool_calls")
         if isinstance(calls, list) and calls:
             events.extend(self._tool_calls(calls, streaming=streaming))
@@ -320,7 +150,7 @@ class ChatAssembler:
             buf = self._a.calls.get(index)
             if buf is None:
                 self._a.close_block()
-                buf = self._a.calls[index] = _CallBuffer(index)
+                buf = self._a.calls[index] = CallBuffer(index)
             raw_function = raw.get("function")
             function: Mapping[str, Any] = raw_function if isinstance(raw_function, Mapping) else {}
             new_id = raw.get("id") if isinstance(raw.get("id"), str) and not buf.id else None
@@ -351,222 +181,6 @@ class ChatAssembler:
         if call_id or not self._a.calls:
             return max(self._a.calls, default=-1) + 1
         return max(self._a.calls)
-
-
-def _content_events(assembly: _Assembly, content: Any) -> list[StreamEvent]:
-    """Events for a message/delta ``content``: a string, null, a part or a list of parts."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        ev = assembly.text(content)
-        return [ev] if ev is not None else []
-    items: Iterable[Any] = content if isinstance(content, list) else [content]
-    events: list[StreamEvent] = []
-    for part in items:
-        if isinstance(part, str):
-            text_ev = assembly.text(part)
-            if text_ev is not None:
-                events.append(text_ev)
-            continue
-        if not isinstance(part, Mapping):
-            continue
-        kind = part.get("type")
-        if kind in ("text", "output_text") and isinstance(part.get("text"), str):
-            text_ev = assembly.text(part["text"])
-            if text_ev is not None:
-                events.append(text_ev)
-        elif kind == "reasoning":
-            for summary in part.get("summary") or ():
-                if not isinstance(summary, Mapping):
-                    continue
-                text = summary.get("text")
-                signature = summary.get("signature")
-                reasoning_ev = assembly.reasoning(text if isinstance(text, str) else "",
-                                                  signature if isinstance(signature, str) else None,
-                                                  replayable=True)
-                if reasoning_ev is not None:
-                    events.append(reasoning_ev)
-    return events
-
-
-class ResponsesAssembler:
-    """Turns Responses API stream events (or one whole response) into ``StreamEvent``s."""
-
-    def __init__(self) -> None:
-        self._a = _Assembly()
-        self._by_item: dict[str, _CallBuffer] = {}
-        self._reasoning: dict[str, _ReasoningBlock] = {}
-        self._texted: set[str] = set()
-        self.completed = False
-        """A terminal event (``response.completed``/``response.incomplete``) was seen."""
-
-    def feed_event(self, kind: str, data: Mapping[str, Any]) -> list[StreamEvent]:
-        """Events for one Responses stream event of type ``kind``."""
-        handler = _RESPONSES_HANDLERS.get(kind)
-        if handler is None:
-            return []
-        events: list[StreamEvent] = handler(self, data)
-        return events
-
-    def feed_response(self, body: Mapping[str, Any]) -> list[StreamEvent]:
-        """Events for a whole non-streaming Responses body (same item handling)."""
-        events: list[StreamEvent] = []
-        for item in body.get("output") or ():
-            if isinstance(item, Mapping):
-                events.extend(self._item_done(item))
-        events.extend(self._terminal(body))
-        return events
-
-    def finish(self) -> list[StreamEvent]:
-        """The closing events; raises ``ModelBehaviourError`` for unusable tool calls."""
-        return self._a.finish("stop")
-
-    def _text_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        item_id = data.get("item_id")
-        if isinstance(item_id, str):
-            self._texted.add(item_id)
-        delta = data.get("delta")
-        ev = self._a.text(delta) if isinstance(delta, str) else None
-        return [ev] if ev is not None else []
-
-    def _reasoning_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        delta = data.get("delta")
-        item_id = data.get("item_id")
-        block = self._reasoning_block(item_id if isinstance(item_id, str) else None)
-        ev = self._a.reasoning(delta if isinstance(delta, str) else "", None, replayable=True,
-                               block=block)
-        return [ev] if ev is not None else []
-
-    def _reasoning_block(self, item_id: str | None) -> _ReasoningBlock:
-        block = self._reasoning.get(item_id) if item_id else None
-        if block is None:
-            block = _ReasoningBlock(item_id=item_id)
-            self._a.parts.append(block)
-            if item_id:
-                self._reasoning[item_id] = block
-        return block
-
-    def _item_added(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        item = data.get("item")
-        if not isinstance(item, Mapping):
-            return []
-        if item.get("type") == "reasoning":
-            item_id = item.get("id")
-            self._reasoning_block(item_id if isinstance(item_id, str) else None)
-            return []
-        if item.get("type") != "function_call":
-            return []
-        return [self._call_buffer(item, announce=True)[1]]
-
-    def _call_buffer(self, item: Mapping[str, Any], *, announce: bool
-                     ) -> tuple[_CallBuffer, ToolCallDelta]:
-        item_id = item.get("id") if isinstance(item.get("id"), str) else None
-        call_id = item.get("call_id") if isinstance(item.get("call_id"), str) else None
-        buf = self._by_item.get(item_id or call_id or "")
-        if buf is None:
-            self._a.close_block()
-            buf = _CallBuffer(len(self._a.calls), id=call_id or item_id,
-                              name=item.get("name") if isinstance(item.get("name"), str) else None)
-            self._a.calls[buf.index] = buf
-            self._by_item[item_id or call_id or str(buf.index)] = buf
-            args = item.get("arguments")
-            if announce and isinstance(args, str) and args:
-                buf.fragments.append(args)
-            return buf, ToolCallDelta(buf.index, buf.id, buf.name, "".join(buf.fragments))
-        return buf, ToolCallDelta(buf.index)
-
-    def _args_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        item_id = data.get("item_id")
-        buf = self._by_item.get(item_id) if isinstance(item_id, str) else None
-        delta = data.get("delta")
-        if buf is None or not isinstance(delta, str) or not delta:
-            return []
-        buf.fragments.append(delta)
-        return [ToolCallDelta(buf.index, arguments_fragment=delta)]
-
-    def _args_done(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        item_id = data.get("item_id")
-        buf = self._by_item.get(item_id) if isinstance(item_id, str) else None
-        if buf is not None and isinstance(data.get("arguments"), str):
-            buf.fragments = [data["arguments"]]
-        return []
-
-    def _output_item_done(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        item = data.get("item")
-        return self._item_done(item) if isinstance(item, Mapping) else []
-
-    def _item_done(self, item: Mapping[str, Any]) -> list[StreamEvent]:
-        """A finished output item: authoritative for arguments, signature and missing text."""
-        kind = item.get("type")
-        events: list[StreamEvent] = []
-        if kind == "function_call":
-            buf, delta = self._call_buffer(item, announce=False)
-            if delta.id is not None or delta.name is not None:
-                events.append(delta)
-            if isinstance(item.get("arguments"), str):
-                buf.fragments = [item["arguments"]]
-        elif kind == "reasoning":
-            item_id = item.get("id") if isinstance(item.get("id"), str) else None
-            block = self._reasoning_block(item_id)
-            if not block.texts:
-                for summary in item.get("summary") or ():
-                    if isinstance(summary, Mapping) and isinstance(summary.get("text"), str):
-                        ev = self._a.reasoning(summary["text"], None, replayable=True, block=block)
-                        if ev is not None:
-                            events.append(ev)
-            encrypted = item.get("encrypted_content")
-            if isinstance(encrypted, str) and encrypted:
-                block.signature = encrypted
-        elif kind == "message" and item.get("id") not in self._texted:
-            events.extend(_content_events(self._a, item.get("content")))
-        return events
-
-    def _terminal(self, response: Mapping[str, Any]) -> list[StreamEvent]:
-        self.completed = True
-        events: list[StreamEvent] = []
-        update = self._a.set_usage(response.get("usage"))
-        if update is not None:
-            events.append(update)
-        if response.get("status") == "incomplete":
-            details = response.get("incomplete_details")
-            why = details.get("reason") if isinstance(details, Mapping) else None
-            self._a.finish_reason = "length" if why in (None, "max_output_tokens") else str(why)
-        return events
-
-    def _completed(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        response = data.get("response")
-        if not isinstance(response, Mapping):
-            self.completed = True
-            return []
-        events: list[StreamEvent] = []
-        if not self._a.parts and not self._a.calls:  # nothing streamed: read the final object
-            for item in response.get("output") or ():
-                if isinstance(item, Mapping):
-                    events.extend(self._item_done(item))
-        events.extend(self._terminal(response))
-        return events
-
-    def _failed(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        response = data.get("response")
-        error = response.get("error") if isinstance(response, Mapping) else data
-        if not isinstance(error, Mapping):
-            error = {}
-        raise _stream_failure(error.get("code"), error.get("message"))
-
-
-_RESPONSES_HANDLERS: dict[str, Any] = {
-    "response.output_text.delta": ResponsesAssembler._text_delta,
-    "response.reasoning_summary_text.delta": ResponsesAssembler._reasoning_delta,
-    "response.reasoning_text.delta": ResponsesAssembler._reasoning_delta,
-    "response.output_item.added": ResponsesAssembler._item_added,
-    "response.output_item.done": ResponsesAssembler._output_item_done,
-    "response.function_call_arguments.delta": ResponsesAssembler._args_delta,
-    "response.function_call_arguments.done": ResponsesAssembler._args_done,
-    "response.completed": ResponsesAssembler._completed,
-    "response.incomplete": ResponsesAssembler._completed,
-    "response.failed": ResponsesAssembler._failed,
-    "error": ResponsesAssembler._failed,
-}
 
 
 def _decode(data: str) -> Mapping[str, Any]:
