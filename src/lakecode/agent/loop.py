@@ -4,7 +4,7 @@ Driving it (the one API: an async iterator of ``lakecode.agent.events`` values):
 
     agent = Agent(provider, "databricks-claude-sonnet-4-5",
                   tools=default_tools(ProjectScope.at(".")),
-                  approvals=Approvals.headless(yes=True),
+                  approvals=Approvals.for_terminal(sys.stdin, sys.stderr, yes=args.yes),
                   store=ConversationStore())
     async for event in agent.run("add a --verbose flag to cli.py"):
         print(json.dumps(event.to_dict()))          # a CLI in --json mode
@@ -41,7 +41,8 @@ Guarantees:
 
 The loop runs in its own task and hands events over through a queue, so a slow consumer never
 stalls a tool and ``interrupt`` can cancel exactly the loop's work. Per-event cost is one queue
-hand-off; per-turn cost is one pass over cached message sizes and one save of the new lines.
+hand-off; per turn, context sizes are summed incrementally and the save serialises only new
+messages (``bench/agent_overhead.py``: ~0.15 ms per turn in memory, < 1 ms with saving).
 """
 
 from __future__ import annotations
