@@ -166,3 +166,27 @@ async def test_a_login_redirect_is_reported_as_a_wrong_host(emulator: Emulator, 
         assert info.value.message.startswith(f"{emulator.url} does not look like a workspace API host")
         assert "not enabled" not in info.value.describe()
     assert not [r for r in emulator.requests if r.path.startswith("/login")]
+
+
+@pytest.mark.emulator_config(strict=False)
+async def test_every_route_gets_the_current_bearer_and_no_x_api_key(emulator: Emulator) -> None:
+    """F4: the request log shows Authorization == Bearer <current token>, never x-api-key."""
+    resolved = m2m(emulator)
+    chat = {"model": "databricks-meta-llama-3-3-70b-instruct",
+            "messages": [{"role": "user", "content": "hi"}]}
+    routes = [("GET", LIST, None), ("GET", "/api/2.0/serving-endpoints:foundation-models", None),
+              ("POST", "/serving-endpoints/chat/completions", chat),
+              ("POST", "/ai-gateway/mlflow/v1/chat/completions", chat),
+              ("POST", "/serving-endpoints/databricks-meta-llama-3-3-70b-instruct/invocations",
+               {"messages": chat["messages"]}),
+              ("GET", "/ai-gateway/anthropic/v1/models", None)]
+    async with client(resolved) as http:
+        for method, path, body in routes:
+            response = await http.request(method, path, json=body, headers={"x-api-key": "placeholder"})
+            assert response.status_code == 200, (path, response.text)
+    token = resolved.token_source.cached()
+    assert token is not None
+    api = [r for r in emulator.requests if not r.path.startswith(("/oidc", "/.well-known"))]
+    assert [r.path for r in api] == [p for _, p, _ in routes]
+    assert {(r.auth_kind, r.token_id) for r in api} == {("bearer", emulator.token_id(token.access_token))}
+    assert not [r for r in api if "x-api-key" in r.headers]

@@ -274,7 +274,7 @@ class TokenStore:
     def _timeout_error(self, lock: filelock.FileLock, what: str) -> TokenStoreError:
         return TokenStoreError(
             f"The token store entry for {what} is locked by another lakecode process "
-            f"(waited {self.lock_timeout:.0f} s).",
+            f"(waited {self.lock_timeout:g} s).",
             hint=f"Wait for the other process to finish; if none is running, delete {lock.lock_file}.")
 
     @contextlib.asynccontextmanager
