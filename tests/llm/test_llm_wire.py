@@ -378,3 +378,27 @@ async def test_connection_pool_keeps_one_connection_across_streamed_turns(emulat
                                            user_request(model="databricks-gpt-5-2")))
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert len(pool.connections) == 1
+
+
+async def test_f22_concurrency_is_capped_per_endpoint() -> None:
+    import asyncio
+
+    in_flight: dict[str, int] = {}
+    peak: dict[str, int] = {}
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        model = json.loads(request.content)["model"]
+        in_flight[model] = in_flight.get(model, 0) + 1
+        peak[model] = max(peak.get(model, 0), in_flight[model])
+        await asyncio.sleep(0.01)
+        in_flight[model] -= 1
+        return sse_response(OK)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="https://ws.example.com")
+    from lakecode.llm.wire import ChatTransport
+    transport = ChatTransport(client, clock=FakeClock(), max_concurrency=2)
+    async with client:
+        turns = [collect(transport.stream("/x", user_request(model=m))) for m in ["a"] * 6 + ["b"] * 3]
+        results = await asyncio.gather(*turns)
+    assert all(finish_of(r).message.text == "ok" for r in results)
+    assert peak == {"a": 2, "b": 2}

@@ -25,6 +25,7 @@ timing - never headers, tokens or bodies.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -56,9 +57,13 @@ from lakecode.llm.stream import iter_sse_events, parse_response_body
 from lakecode.llm.types import ChatRequest, Finish, StreamEvent
 from lakecode.redact import redact
 
-__all__ = ["ChatTransport", "user_agent"]
+__all__ = ["MAX_CONCURRENT_PER_ENDPOINT", "ChatTransport", "user_agent"]
 
 _log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_PER_ENDPOINT = 4
+"""Requests one transport runs at once against one endpoint (F22: rate limits are per endpoint
+and some pay-per-token models allow only 1-2 QPS); more wait for a free slot."""
 _MAX_TOKEN_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 _FORBIDDEN_HEADERS = ("x-api-key",)
 
@@ -87,6 +92,7 @@ class ChatTransport:
         user_agent_suffix: appended to the User-Agent, e.g. ``"auth/oauth-m2m"``.
         headers: extra headers for every request (e.g. ``X-Databricks-Workspace-Id``).
         rng: the jitter source (seed it for deterministic tests).
+        max_concurrency: requests in flight per endpoint (None: no cap); further requests wait.
     """
 
     def __init__(
@@ -99,12 +105,15 @@ class ChatTransport:
         user_agent_suffix: str | None = None,
         headers: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        max_concurrency: int | None = MAX_CONCURRENT_PER_ENDPOINT,
     ) -> None:
         self._http = http
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._memory = memory if memory is not None else ModelMemory()
         self._rng = rng or random.Random()
+        self._max_concurrency = max_concurrency
+        self._slots: dict[str, asyncio.Semaphore] = {}
         base = {"User-Agent": user_agent(user_agent_suffix), "Content-Type": "application/json"}
         base.update({k: v for k, v in (headers or {}).items() if k.lower() not in _FORBIDDEN_HEADERS})
         self._stream_headers = {**base, "Accept": "text/event-stream"}
@@ -202,6 +211,24 @@ class ChatTransport:
     async def _attempt(self, url: str, payload: bytes, *, stream: bool, dialect: Dialect,
                        endpoint: str, headers: Mapping[str, str] | None
                        ) -> AsyncGenerator[StreamEvent, None]:
+        """One attempt, holding one of the endpoint's concurrency slots while it runs."""
+        exchange = self._exchange(url, payload, stream=stream, dialect=dialect, endpoint=endpoint,
+                                  headers=headers)
+        if self._max_concurrency is None:
+            async with aclosing(exchange) as events:
+                async for event in events:
+                    yield event
+            return
+        slot = self._slots.get(endpoint)
+        if slot is None:
+            slot = self._slots[endpoint] = asyncio.Semaphore(self._max_concurrency)
+        async with slot, aclosing(exchange) as events:
+            async for event in events:
+                yield event
+
+    async def _exchange(self, url: str, payload: bytes, *, stream: bool, dialect: Dialect,
+                        endpoint: str, headers: Mapping[str, str] | None
+                        ) -> AsyncGenerator[StreamEvent, None]:
         """One HTTP exchange: send, check the status, parse. Errors are ``lakecode.errors``."""
         base = self._stream_headers if stream else self._json_headers
         merged = {**base, **headers} if headers else base
