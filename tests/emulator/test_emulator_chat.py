@@ -351,3 +351,11 @@ def test_malformed_json(client: httpx.Client) -> None:
     r = client.post(CHAT, content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert r.json()["message"] == "Bad request: the request body is not valid JSON"
+
+
+@pytest.mark.emulator_config(stream_usage="final_bare")
+def test_stream_final_chunk_without_choices(client: httpx.Client) -> None:
+    events = sse_data(client.post(CHAT, json=chat("databricks-gpt-5-2", stream=True)).text)
+    last = events[-2]
+    assert "choices" not in last and last["usage"]["total_tokens"] > 0
+    assert events[-1] == "[DONE]"

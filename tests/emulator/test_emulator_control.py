@@ -238,3 +238,16 @@ def test_unknown_api_path(client: httpx.Client) -> None:
         "error_code": "ENDPOINT_NOT_FOUND",
         "message": "No API found for 'GET /api/2.0/clusters/list'",
     }
+
+
+@pytest.mark.emulator_config(model_services_require_org_id=True)
+def test_model_services_can_require_the_org_id(emulator: Emulator, client: httpx.Client) -> None:
+    params = {"page_size": 10}
+    r = client.get("/api/2.1/unity-catalog/model-services", params=params)
+    assert (r.status_code, r.json()["message"]) == (400, "Invalid MetastoreId")
+    ok = client.get(
+        "/api/2.1/unity-catalog/model-services",
+        params=params,
+        headers={"X-Databricks-Org-Id": emulator.workspace_id},
+    )
+    assert ok.status_code == 200

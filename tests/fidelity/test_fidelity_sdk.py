@@ -83,3 +83,22 @@ def test_sdk_pat_survives_missing_host_metadata(emulator: Emulator) -> None:
     assert "team-llm-prod" in _names(w)
     meta = next(r for r in emulator.requests if r.path == "/.well-known/databricks-config")
     assert meta.status == 404
+
+
+@pytest.mark.emulator_config(expires_in_as_string=True, token_ttl=45)
+def test_sdk_m2m_accepts_a_string_expires_in_and_re_mints(emulator: Emulator) -> None:
+    w = _client(
+        host=emulator.url,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        auth_type="oauth-m2m",
+    )
+    assert "team-llm-prod" in _names(w)
+    emulator.expire_all_tokens()
+    emulator.set_invalid_token_style("401")
+    # The SDK does not refresh on 401 by itself; the server-side expiry is what it sees.
+    from databricks.sdk.errors import DatabricksError
+
+    with pytest.raises(DatabricksError):
+        _names(w)
+    assert emulator.token_requests.count("client_credentials") == 1

@@ -51,6 +51,7 @@ PATCHABLE = frozenset(
         "gateway",
         "codex_models",
         "gateway_error_style",
+        "model_services_require_org_id",
         "stream_usage",
         "stream_done",
         "stream_keepalive",

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from lakecode.emulator import admin, chat, control, oauth, responses_api
+from lakecode.emulator import admin, anthropic_api, chat, control, oauth, responses_api
 from lakecode.emulator.errors import databricks_error
 from lakecode.emulator.gate import current_state, guard
 from lakecode.emulator.requestlog import RequestLog, RequestLogMiddleware
@@ -52,10 +52,12 @@ def _routes() -> list[BaseRoute]:
         Route("/serving-endpoints/chat/completions", chat.chat_completions, methods=["POST"]),
         Route("/serving-endpoints/embeddings", chat.embeddings, methods=["POST"]),
         Route("/serving-endpoints/responses", responses_api.responses, methods=["POST"]),
+        Route("/serving-endpoints/anthropic/v1/messages", anthropic_api.messages, methods=["POST"]),
         Route("/serving-endpoints/{name}/invocations", chat.invocations, methods=["POST"]),
         Route("/serving-endpoints/{rest:path}", chat.serving_subpath, methods=["GET", "POST"]),
         Route("/ai-gateway/mlflow/v1/chat/completions", chat.gateway_chat, methods=["POST"]),
         Route("/ai-gateway/mlflow/v1/responses", responses_api.gateway_responses, methods=["POST"]),
+        Route("/ai-gateway/anthropic/v1/messages", anthropic_api.gateway_messages, methods=["POST"]),
         *admin.routes(),
         Route("/{rest:path}", _not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

@@ -24,7 +24,7 @@ __all__ = [
 
 InvalidTokenStyle: TypeAlias = Literal["401", "403", "400", "403-access"]
 GatewayMode: TypeAlias = Literal["enabled", "404", "501", "feature_disabled"]
-StreamUsage: TypeAlias = Literal["final", "cumulative", "none"]
+StreamUsage: TypeAlias = Literal["final", "final_bare", "cumulative", "none"]
 
 DATABRICKS_CLI_CLIENT_ID = "databricks-cli"
 # The Databricks CLI tries 8020 and falls back to 8021..8040.
@@ -76,14 +76,17 @@ class EmulatorConfig:
         host_metadata: serve ``/.well-known/databricks-config`` (False: 404).
         gateway: the AI Gateway on this host: enabled, or absent as 404 / 501 / FEATURE_DISABLED.
         codex_models: serve ``/ai-gateway/codex/v1/models`` (False: 404 ``ENDPOINT_NOT_FOUND``).
+        model_services_require_org_id: answer the model-services listing with 400 "Invalid
+            MetastoreId" unless ``X-Databricks-Org-Id`` carries the workspace id.
         gateway_error_style: error envelope on AI Gateway data routes: ``databricks`` or ``openai``.
         catalog: endpoint catalogue: a JSON/TOML file path, a list of entries, or None for the
             bundled workspace.
         synthetic_endpoints: add this many generated chat endpoints (benchmarks use 5,000).
         scenarios: a directory of scenario TOML files, used in addition to the bundled ones.
         bundled_scenarios: load the scenarios shipped with the package (the demo).
-        stream_usage: ``final`` (a usage-only chunk with ``choices: []``), ``cumulative`` (usage
-            on every chunk) or ``none``.
+        stream_usage: ``final`` (a usage-only chunk with ``choices: []``), ``final_bare`` (a last
+            chunk with ``usage`` and no ``choices`` key at all), ``cumulative`` (usage on every
+            chunk) or ``none``.
         stream_done: end streams with ``data: [DONE]``.
         stream_keepalive: send ``: keep-alive`` comment lines in streams.
         stream_chunk_chars: roughly how many characters of text each streamed delta carries.
@@ -110,6 +113,7 @@ class EmulatorConfig:
     host_metadata: bool = True
     gateway: GatewayMode = "enabled"
     codex_models: bool = True
+    model_services_require_org_id: bool = False
     gateway_error_style: Literal["databricks", "openai"] = "databricks"
     catalog: str | Path | list[dict[str, Any]] | None = None
     synthetic_endpoints: int = 0

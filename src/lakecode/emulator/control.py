@@ -152,6 +152,11 @@ async def model_services(request: Request) -> Response:
     denied = await guard(request, st)
     if denied is not None:
         return denied
+    if (
+        st.config.model_services_require_org_id
+        and request.headers.get("x-databricks-org-id") != st.workspace_id
+    ):
+        return error(st, 400, "INVALID_PARAMETER_VALUE", "Invalid MetastoreId")
     q = request.query_params
     size_raw = q.get("page_size")
     # The real listing times out (499) when it is asked for everything at once.

@@ -139,6 +139,17 @@ NAMED_ERRORS: dict[str, ErrorSpec] = {
     "model_not_found": _db(404, "NOT_FOUND", "llm model not found"),
     "codex_disabled": _db(404, "ENDPOINT_NOT_FOUND", "codex/v1/models is not enabled for this workspace"),
     "invalid_metastore": _db(400, "INVALID_PARAMETER_VALUE", "Invalid MetastoreId"),
+    "grammar_too_large": _db(
+        400,
+        "BAD_REQUEST",
+        "Compiled grammar size (486.7MB) exceeds maximum allowed size (300MB)",
+    ),
+    "no_continue_after_tool_call": _db(
+        400,
+        "BAD_REQUEST",
+        "Model does not support continuing the chat past the first tool call",
+    ),
+    "bad_request_unknown_field": _db(400, "BAD_REQUEST", 'Bad request: json: unknown field "inputs"'),
 }
 
 

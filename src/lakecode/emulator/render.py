@@ -238,8 +238,10 @@ def stream_events(turn: ModelTurn, config: EmulatorConfig) -> list[Event]:
     if usage_mode == "cumulative":
         final["usage"] = turn.usage
     events.append(data(final))
-    if usage_mode == "final":
+    if usage_mode in ("final", "final_bare"):
         last = _chunk(turn, None)
+        if usage_mode == "final_bare":
+            del last["choices"]
         last["usage"] = turn.usage
         events.append(data(last))
     if config.stream_done:
