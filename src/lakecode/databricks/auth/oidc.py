@@ -16,9 +16,7 @@ requests are sent here instead.)
 from __future__ import annotations
 
 import functools
-import platform
 import ssl
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +26,6 @@ import httpx
 from authlib.oauth2.auth import ClientAuth
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
-from lakecode import __version__
 from lakecode.clock import Clock
 from lakecode.databricks.auth.token_source import Token
 from lakecode.databricks.host import is_loopback_host, workspace_urls
@@ -55,12 +52,10 @@ DEFAULT_HTTP_TIMEOUT = 30.0
 
 
 def user_agent(auth_type: str | None = None) -> str:
-    """``lakecode/<version> python/<x.y.z> os/<os> [auth/<type>]`` (the product first)."""
-    parts = [f"lakecode/{__version__}", f"python/{platform.python_version()}",
-             f"os/{sys.platform}"]
-    if auth_type:
-        parts.append(f"auth/{auth_type}")
-    return " ".join(parts)
+    """lakecode's User-Agent (``lakecode.llm.wire.user_agent``) with ``auth/<type>`` appended."""
+    from lakecode.llm.wire import user_agent as base  # lazy: keeps `lakecode auth` start-up light
+
+    return base(f"auth/{auth_type}" if auth_type else None)
 
 
 @functools.cache
