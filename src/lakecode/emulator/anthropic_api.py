@@ -201,48 +201,12 @@ def _events(message: dict[str, Any], size: int) -> list[Event]:
     }
     out = [ev("message_start", message=start), ev("ping")]
     for index, block in enumerate(message["content"]):
-        kind = block["type"]
-        if kind == "text":
-            out.append(ev("content_block_start", index=index, content_block={"type": "text", "text": ""}))
-            for piece in fragments(block["text"], size):
-                out.append(
-                    ev("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
-                )
-        elif kind == "thinking":
-            out.append(
-                ev(
-                    "content_block_start",
-                    index=index,
-                    content_block={"type": "thinking", "thinking": "", "signature": ""},
-                )
-            )
-            for piece in fragments(block["thinking"], size):
-                out.append(
-                    ev(
-                        "content_block_delta",
-                        index=index,
-                        delta={"type": "thinking_delta", "thinking": piece},
-                    )
-                )
-            out.append(
-                ev(
-                    "content_block_delta",
-                    index=index,
-                    delta={"type": "signature_delta", "signature": block["signature"]},
-                )
-            )
-        else:
-            head = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-            out.append(ev("content_block_start", index=index, content_block=head))
-            for piece in fragments(json.dumps(block["input"], separators=(",", ":")), size):
-                out.append(
-                    ev(
-                        "content_block_delta",
-                        True,
-                        index=index,
-                        delta={"type": "input_json_delta", "partial_json": piece},
-                    )
-                )
+        head, deltas = _block_parts(block, size)
+        out.append(ev("content_block_start", index=index, content_block=head))
+        out.extend(
+            ev("content_block_delta", delta["type"] == "input_json_delta", index=index, delta=delta)
+            for delta in deltas
+        )
         out.append(ev("content_block_stop", index=index))
     out.append(
         ev(
@@ -253,3 +217,19 @@ def _events(message: dict[str, Any], size: int) -> list[Event]:
     )
     out.append(ev("message_stop"))
     return out
+
+
+def _block_parts(block: dict[str, Any], size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``content_block_start`` body and the deltas that stream one content block."""
+    kind = block["type"]
+    if kind == "text":
+        return {"type": "text", "text": ""}, [
+            {"type": "text_delta", "text": piece} for piece in fragments(block["text"], size)
+        ]
+    if kind == "thinking":
+        deltas = [{"type": "thinking_delta", "thinking": p} for p in fragments(block["thinking"], size)]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        return {"type": "thinking", "thinking": "", "signature": ""}, deltas
+    head = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+    args = json.dumps(block["input"], separators=(",", ":"))
+    return head, [{"type": "input_json_delta", "partial_json": piece} for piece in fragments(args, size)]

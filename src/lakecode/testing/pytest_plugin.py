@@ -10,6 +10,9 @@ Fixtures:
         (any ``EmulatorConfig`` field except ``host``/``port``).
     emulator_factory: ``make(config=None, **overrides) -> Emulator`` starting dedicated servers,
         stopped at the end of the test (for several workspaces at once, or a fixed port).
+
+Tip: give httpx clients ``verify=False`` (the emulator speaks plain HTTP on loopback): building
+httpx's default SSL context loads the CA bundle and costs ~80 ms per client.
 """
 
 from __future__ import annotations
