@@ -8,8 +8,9 @@ requests are sent here instead.)
 
 * ``discover(host, http)``: ``GET {origin}/oidc/.well-known/oauth-authorization-server``; a 404
   falls back to ``{origin}/oidc/v1/authorize`` and ``{origin}/oidc/v1/token``. The URLs always
-  come from the workspace origin, never from a configured base path (F8). A redirect or an HTML
-  page means a wrong host (``WrongHostError``, F9).
+  come from the workspace origin, never from a configured base path (F8), and a discovered
+  endpoint on another host is ignored, so client secrets only ever go to the workspace. A
+  redirect or an HTML page means a wrong host (``WrongHostError``, F9).
 * ``request_token(...)``: ``POST`` the token endpoint, parse a ``Token``.
 """
 
@@ -28,15 +29,16 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
 from lakecode.clock import Clock
 from lakecode.databricks.auth.token_source import Token
-from lakecode.databricks.host import is_loopback_host, workspace_urls
+from lakecode.databricks.host import normalize_host, workspace_urls
 from lakecode.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthError,
+    HostError,
     ServerError,
     WrongHostError,
 )
-from lakecode.llm.errors import error_from_response
+from lakecode.llm.errors import error_from_response, extract_error
 
 __all__ = [
     "DEFAULT_HTTP_TIMEOUT",
@@ -96,13 +98,15 @@ def _connection_error(host: str, exc: httpx.TransportError) -> APIConnectionErro
     return APIConnectionError(f"Cannot reach {host}: {exc}", url=host)
 
 
-def _acceptable(url: object, origin: str) -> bool:
+def _on_origin(url: object, origin: str) -> str | None:
+    """``url`` when it is on the workspace origin, else None (secrets never leave the host)."""
     if not isinstance(url, str):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return bool(parts.netloc)
-    return parts.scheme == "http" and is_loopback_host(parts.hostname or "") and origin.startswith("http:")
+        return None
+    try:
+        same = normalize_host(url) == origin
+    except HostError:
+        return None
+    return url if same and urlsplit(url).path.startswith("/") else None
 
 
 async def discover(host: str, http: httpx.AsyncClient) -> OidcEndpoints:
@@ -131,10 +135,8 @@ async def discover(host: str, http: httpx.AsyncClient) -> OidcEndpoints:
             502, text="The OIDC discovery document is not JSON", request=response.request))
     authorize = data.get("authorization_endpoint")
     token = data.get("token_endpoint")
-    return OidcEndpoints(
-        authorize if _acceptable(authorize, urls.origin) else urls.authorize,  # type: ignore[arg-type]
-        token if _acceptable(token, urls.origin) else urls.token,  # type: ignore[arg-type]
-    )
+    return OidcEndpoints(_on_origin(authorize, urls.origin) or urls.authorize,
+                         _on_origin(token, urls.origin) or urls.token)
 
 
 async def request_token(
@@ -188,8 +190,11 @@ async def request_token(
         error = error_from_response(response)
         if isinstance(error, WrongHostError | ServerError) or response.status_code >= 500:
             raise error
-        raise AuthError(f"{host} refused the sign-in ({grant_type}): {error.message}",
-                        hint=relogin_hint)
+        info = extract_error(response.status_code, response.headers, response.content)
+        detail = info.message or f"HTTP {response.status_code}"
+        if info.error_code and info.error_code not in detail:
+            detail = f"{info.error_code}: {detail}"
+        raise AuthError(f"{host} refused the sign-in ({grant_type}): {detail}", hint=relogin_hint)
     try:
         payload = response.json()
         if not isinstance(payload, dict):
