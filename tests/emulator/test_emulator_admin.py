@@ -201,3 +201,28 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
             proc.terminate()
             proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def test_admin_answers_loopback_clients_only(emulator: Emulator) -> None:
+    from starlette.testclient import TestClient
+
+    from lakecode.emulator.app import StateRef, build_app
+
+    app = build_app(StateRef(emulator.state))
+    with TestClient(app) as remote:  # its client address is "testclient", not loopback
+        r = remote.get("/__emulator/state")
+    assert r.status_code == 403
+    assert r.json() == {"error": "the admin API only answers loopback clients"}
+
+
+def test_reset_with_overrides_and_clock_freeze(emulator: Emulator) -> None:
+    emulator.reset(token_ttl=7, strict=False)
+    assert (emulator.config.token_ttl, emulator.config.strict) == (7, False)
+    emulator.clock.freeze()
+    t = emulator.clock.time()
+    time.sleep(0.01)
+    assert emulator.clock.time() == t
+    emulator.clock.advance(5)
+    assert emulator.clock.time() == t + 5
+    emulator.clock.unfreeze()
+    assert emulator.clock.time() > t + 5

@@ -275,3 +275,25 @@ def test_remove_fault(emulator: Emulator, client: httpx.Client) -> None:
     assert emulator.faults.remove(fault.id) is True
     assert emulator.faults.remove(fault.id) is False
     assert client.get(LIST).status_code == 200
+
+
+def test_server_error_with_retry_after(emulator: Emulator, client: httpx.Client) -> None:
+    emulator.faults.server_error(503, retry_after=3)
+    r = client.get(LIST)
+    assert (r.status_code, r.headers["retry-after"]) == (503, "3")
+
+
+def test_endpoint_qps_limit_on_the_emulator_clock(emulator: Emulator, client: httpx.Client) -> None:
+    emulator.clock.freeze()
+    emulator.catalog.add({"name": "tiny-qps", "function_calling": True, "qps_limit": 2})
+    listed = client.get("/api/2.0/serving-endpoints/tiny-qps").json()
+    assert listed["ai_gateway"]["rate_limits"] == [
+        {"calls": 120, "renewal_period": "minute", "key": "endpoint"}
+    ]
+    statuses = [client.post(CHAT, json=chat("tiny-qps")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = client.post(CHAT, json=chat("tiny-qps"))
+    assert limited.json()["message"].startswith("Exceeded workspace QPS rate limit for tiny-qps.")
+    assert limited.headers["retry-after"] == "1"
+    emulator.clock.advance(1.0)
+    assert client.post(CHAT, json=chat("tiny-qps")).status_code == 200

@@ -49,6 +49,8 @@ class Endpoint:
         serving_endpoint: listed by ``/api/2.0/serving-endpoints`` (False: UC service only).
         family: claude, gpt, gpt-oss, gemini, llama, ... (informational).
         codex: listed by ``/ai-gateway/codex/v1/models``.
+        qps_limit: queries per second this endpoint allows on the emulator clock; more get 429
+            ``REQUEST_LIMIT_EXCEEDED`` (None: unlimited). Shown as ``ai_gateway.rate_limits``.
     """
 
     name: str
@@ -75,6 +77,7 @@ class Endpoint:
     description: str | None = None
     codex: bool = False
     embedding_dimensions: int = 8
+    qps_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.reasoning not in REASONING_STYLES:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from lakecode.emulator.catalog import Endpoint
 from lakecode.emulator.errors import json_response
-from lakecode.emulator.gate import current_state, error, guard, stream_plan
+from lakecode.emulator.gate import current_state, error, guard, rate_limited, stream_plan
 from lakecode.emulator.render import ModelTurn, completion_body, stream_events
 from lakecode.emulator.scripted_model import Conversation
 from lakecode.emulator.sse import sse_response
@@ -183,6 +183,9 @@ def serve_chat(
 ) -> Response:
     """Validate, ask the scripted model, and answer as JSON or SSE."""
     gw = route == "gateway"
+    limited = rate_limited(st, ep)
+    if limited is not None:
+        return limited
     if st.config.strict:
         problem = check_chat(body, gateway=gw, invocations=route == "invocations", family=ep.family)
         if problem is not None:

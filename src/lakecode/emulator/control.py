@@ -67,6 +67,10 @@ def render_endpoint(ep: Endpoint, *, foundation: bool = False, detail: bool = Fa
     }
     if ep.task is not None:
         out["task"] = ep.task
+    if ep.qps_limit is not None:
+        out["ai_gateway"] = {
+            "rate_limits": [{"calls": ep.qps_limit * 60, "renewal_period": "minute", "key": "endpoint"}]
+        }
     if ep.description:
         out["description"] = ep.description
     if detail:

@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lakecode.emulator.auth import credential, invalid_token_response, missing_credential_response
+from lakecode.emulator.catalog import Endpoint
 from lakecode.emulator.errors import databricks_error, json_response, named_error, openai_error
 from lakecode.emulator.faults import Fault
 from lakecode.emulator.state import EmulatorState
 
-__all__ = ["StreamPlan", "current_state", "error", "guard", "stream_plan"]
+__all__ = ["StreamPlan", "current_state", "error", "guard", "rate_limited", "stream_plan"]
 
 _LOGIN_HTML = (
     "<!doctype html><html><head><title>Databricks - Sign In</title></head>"
@@ -70,6 +71,14 @@ async def guard(
     return await _fault_response(fault, st, endpoint)
 
 
+def rate_limited(st: EmulatorState, endpoint: Endpoint) -> Response | None:
+    """429 when the endpoint's own QPS limit is exceeded (``Endpoint.qps_limit``)."""
+    if endpoint.qps_limit is None or not st.over_rate_limit(endpoint.name, endpoint.qps_limit):
+        return None
+    spec = named_error("rate_limit", endpoint.name)
+    return json_response(spec.body, spec.status, {"retry-after": "1"})
+
+
 def _redirect_login(html: bool) -> Response:
     if html:
         return Response(_LOGIN_HTML, 303, headers={"location": "/login"}, media_type="text/html")
@@ -86,12 +95,12 @@ async def _fault_response(fault: Fault, st: EmulatorState, endpoint: str | None)
             fault.variant or "", "rate_limit"
         )
         spec = named_error(name, endpoint or "this endpoint")
-        headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else None
-        return json_response(spec.body, spec.status, headers)
+        return json_response(spec.body, spec.status, _retry_after(fault))
     if kind == "server_error":
         status = fault.status or 500
         code = _SERVER_CODES.get(status, "INTERNAL_ERROR")
-        return databricks_error(status, code, f"{code}: the service failed (injected {status}).")
+        message = f"{code}: the service failed (injected {status})."
+        return databricks_error(status, code, message, _retry_after(fault))
     if kind == "permission_denied":
         return named_error("permission_denied", endpoint or "this endpoint").response()
     if kind == "invalid_token":
@@ -103,6 +112,10 @@ async def _fault_response(fault: Fault, st: EmulatorState, endpoint: str | None)
     if isinstance(fault.body, str):
         return Response(fault.body, status, media_type="text/plain")
     return json_response(fault.body if fault.body is not None else {}, status)
+
+
+def _retry_after(fault: Fault) -> dict[str, str] | None:
+    return {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from lakecode.emulator.catalog import Endpoint
 from lakecode.emulator.chat import gateway_absent, read_json
 from lakecode.emulator.errors import json_response
-from lakecode.emulator.gate import current_state, error, guard, stream_plan
+from lakecode.emulator.gate import current_state, error, guard, rate_limited, stream_plan
 from lakecode.emulator.render import fragments, usage_for
 from lakecode.emulator.scripted_model import Conversation, Reply, Turn, content_text
 from lakecode.emulator.sse import Event, named, sse_response
@@ -84,6 +84,9 @@ async def _handle(request: Request, *, gateway: bool) -> Response:
         if gateway:
             return error(st, 404, "NOT_FOUND", "llm model not found", gateway=True)
         return error(st, 404, "ENDPOINT_NOT_FOUND", f"Endpoint with name '{model}' does not exist.")
+    limited = rate_limited(st, ep)
+    if limited is not None:
+        return limited
     problem = _check(st, ep, body)
     if problem is not None:
         return error(st, 400, "BAD_REQUEST", problem, gateway=gateway)

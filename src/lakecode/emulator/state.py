@@ -7,6 +7,8 @@ to the next even when the HTTP server is shared.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 from lakecode.emulator.catalog import Catalog, load_catalog, synthetic_endpoints
@@ -49,6 +51,20 @@ class EmulatorState:
     token_requests: TokenRequests
     scripted_model: ScriptedModel
     consents: dict[str, PendingConsent] = field(default_factory=dict)
+    rate_windows: dict[str, deque[float]] = field(default_factory=dict)
+    rate_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def over_rate_limit(self, endpoint: str, qps: int) -> bool:
+        """Record one query to ``endpoint``; True when it exceeds ``qps`` in the last second."""
+        now = self.clock.time()
+        with self.rate_lock:
+            window = self.rate_windows.setdefault(endpoint, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= qps:
+                return True
+            window.append(now)
+            return False
 
     @classmethod
     def create(cls, config: EmulatorConfig, base_url: str) -> EmulatorState:
