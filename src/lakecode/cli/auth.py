@@ -289,8 +289,11 @@ def _print_status(data: dict[str, Any]) -> None:
     for label, value, key in rows:
         if value:
             click.echo(f"{label + ':':<11}{value}{origin(key)}")
-    if "credential" in sources:
-        click.echo(f"{'Secret:':<11}[REDACTED]  (from {sources['credential']})")
+    credential = sources.get("credential")
+    if credential == "sdk":
+        click.echo(f"{'Secret:':<11}held by the Databricks SDK / CLI")
+    elif credential:
+        click.echo(f"{'Secret:':<11}[REDACTED]  (from {credential})")
     if data.get("signed_in"):
         click.echo(f"{'Identity:':<11}{data.get('identity') or 'unknown'}")
         click.echo(f"{'Token:':<11}{_expiry_text(data.get('token_expires_at'))}")
