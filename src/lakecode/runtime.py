@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from lakecode.clock import Clock, system_clock
 from lakecode.config.env import EnvOverrides, apply_env_overrides
 from lakecode.config.settings import Settings
 from lakecode.config.store import load_settings
-from lakecode.errors import ConfigError
+from lakecode.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
     from lakecode.agent.approvals import Approvals
@@ -28,14 +28,22 @@ if TYPE_CHECKING:
     from lakecode.llm.provider import Provider
 
 __all__ = [
+    "HEADLESS_AUTH_HINT",
     "SYSTEM_PROMPT",
     "RunOptions",
+    "Session",
     "build_agent",
     "build_provider",
     "effective_settings",
+    "for_conversation",
+    "load_conversation",
     "missing_settings",
+    "open_session",
     "require_complete",
 ]
+
+HEADLESS_AUTH_HINT = ("In scripts and CI, set DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and "
+                      "DATABRICKS_CLIENT_SECRET) instead of signing in with the browser.")
 
 SYSTEM_PROMPT = """\
 You are lakecode, a careful coding agent working in the user's project directory.
@@ -105,7 +113,7 @@ def missing_settings(overrides: EnvOverrides) -> list[str]:
     s = overrides.settings
     missing: list[str] = []
     if s.provider == "databricks":
-        if not s.databricks.host and s.databricks.auth_type != "profile":
+        if not s.databricks.host and s.databricks.auth_type != "profile" and not _default_profile_host():
             missing.append("the workspace URL: set DATABRICKS_HOST=https://<workspace> "
                            "(or run `lakecode auth login --host ...`)")
         if not s.model:
@@ -117,6 +125,21 @@ def missing_settings(overrides: EnvOverrides) -> list[str]:
         if not s.model:
             missing.append("the model: set LLM_MODEL=<model id> or pass --model")
     return missing
+
+
+def _default_profile_host() -> bool:
+    """Whether ~/.databrickscfg has a default profile with a host (the auth layer falls back to
+    it when nothing else is configured, as the Databricks SDKs do)."""
+    from lakecode.databricks.profiles import load_databricks_config
+    from lakecode.errors import ProfileError
+
+    try:
+        config = load_databricks_config()
+    except ProfileError:
+        return True  # let the auth layer report the malformed file, with its line number
+    name = config.default_name()
+    profile = config.find(name) if name else None
+    return profile is not None and profile.get("host") is not None
 
 
 def require_complete(overrides: EnvOverrides) -> None:
@@ -193,3 +216,93 @@ def build_agent(
         cwd=scope.root,
         clock=clock,
     )
+
+
+def load_conversation(store: ConversationStore, conversation_id: str | None) -> Conversation:
+    """The saved conversation to continue: ``conversation_id``, or the latest one when None.
+
+    Raises:
+        ConversationNotFoundError: no such conversation (or none saved yet, for the latest).
+        CorruptConversationError: the file cannot be read back.
+    """
+    from lakecode.agent.store import ConversationNotFoundError
+
+    if conversation_id:
+        return store.load(conversation_id)
+    latest = store.last()
+    if latest is None:
+        raise ConversationNotFoundError(
+            f"There is no saved conversation to continue in {store.directory}.",
+            hint="Start one with `lakecode run -t ...`; it prints the id to resume.")
+    return latest
+
+
+def for_conversation(overrides: EnvOverrides, conversation: Conversation) -> EnvOverrides:
+    """The settings for continuing ``conversation``: its model, unless ``--model`` or
+    ``LLM_MODEL`` chose one for this run (a model saved in settings.toml does not override it)."""
+    if "model" in overrides.applied or not conversation.model:
+        return overrides
+    settings = overrides.settings.model_copy(update={"model": conversation.model})
+    return replace(overrides, settings=settings, applied={**overrides.applied, "model": "conversation"})
+
+
+@dataclass
+class Session:
+    """A provider and an agent built together for one task; ``aclose()`` releases both.
+
+    Attributes:
+        provider: the model provider (owned: closed by ``aclose``).
+        agent: the agent working with it.
+        overrides: the effective settings the two were built from.
+    """
+
+    provider: Provider
+    agent: Agent
+    overrides: EnvOverrides
+
+    async def aclose(self) -> None:
+        """Close the provider (the agent holds nothing else that needs closing)."""
+        await self.provider.aclose()
+
+
+async def open_session(
+    overrides: EnvOverrides,
+    *,
+    cwd: Path,
+    approvals: Approvals,
+    store: ConversationStore | None,
+    conversation: Conversation | None = None,
+    headless: bool = False,
+    clock: Clock = system_clock,
+) -> Session:
+    """Check the settings are complete, then build the provider and the agent.
+
+    This is the path ``lakecode run`` and ``lakecode demo`` share. No network call is made here:
+    credentials are fetched on the first request. Nothing here signs in interactively: a missing
+    browser sign-in is an ``AuthError``; with ``headless`` its hint also names the variables
+    that work without a browser.
+
+    Raises:
+        ConfigError: one message listing every missing setting, or an invalid one.
+        AuthError: the configured sign-in method has no usable credential.
+    """
+    from lakecode.redact import register_secret
+
+    for secret in overrides.secrets.values():
+        register_secret(secret.get_secret_value())
+    if conversation is not None:
+        overrides = for_conversation(overrides, conversation)
+    require_complete(overrides)
+    try:
+        provider = build_provider(overrides, clock=clock)
+    except AuthError as error:
+        if headless and "DATABRICKS_TOKEN" not in (error.hint or ""):
+            error.hint = f"{error.hint} {HEADLESS_AUTH_HINT}" if error.hint else HEADLESS_AUTH_HINT
+        raise
+    try:
+        agent = build_agent(provider, overrides, cwd=cwd, approvals=approvals, store=store,
+                            conversation=conversation, clock=clock)
+    except BaseException:
+        await provider.aclose()
+        raise
+    return Session(provider, agent, overrides)

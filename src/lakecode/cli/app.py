@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "auth": "lakecode.cli.auth:auth",
     "emulator": "lakecode.cli.emulator:emulator",
     "models": "lakecode.cli.models:models",
+    "run": "lakecode.cli.run:run",
 }
 
 

@@ -1,0 +1,298 @@
+"""``lakecode run`` as a subprocess against the workspace emulator (loopback).
+
+Each test starts the real command line (``python -m lakecode run ...``) with an environment built
+from the hermetic fixture's plus the emulator's URL and PAT, and asserts on stdout, stderr, the
+exit code, the files the agent made and the saved conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import (
+    MODEL,
+    assert_calls_paired,
+    assert_no_secret,
+    base_env,
+    conversation_files,
+    emulator_env,
+    lakecode,
+    lakecode_popen,
+    load_conversation,
+    parse_events,
+)
+
+from lakecode.agent.loop import CANCELLED_RUNNING
+from lakecode.emulator import DEMO_PROMPT, Emulator
+
+DEMO_ANSWER = """Done. I created:
+
+- `fizzbuzz.py` with `fizzbuzz(n)`, which returns "Fizz", "Buzz", "FizzBuzz" or the number;
+- `test_fizzbuzz.py` with three tests;
+
+and ran the tests: they all pass.
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def home(hermetic_env: Path) -> Path:
+    return Path(os.environ["LAKECODE_HOME"])
+
+
+def chat_requests(emu: Emulator) -> list[dict[str, object]]:
+    """The JSON bodies of every chat request the emulator answered."""
+    return [r.json for r in emu.requests if r.method == "POST" and r.path.endswith("/chat/completions")]
+
+
+def test_a_multi_step_task_writes_and_runs_files(emulator: Emulator, project: Path, home: Path) -> None:
+    result = lakecode("run", "--yes", "-t", DEMO_PROMPT, env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == DEMO_ANSWER
+    program = (project / "fizzbuzz.py").read_text()
+    assert "def fizzbuzz(n: int) -> str:" in program
+    assert "from fizzbuzz import fizzbuzz" in (project / "test_fizzbuzz.py").read_text()
+    ran = subprocess.run(["python3", "fizzbuzz.py"], cwd=project, capture_output=True, text=True, check=True)
+    assert ran.stdout.splitlines()[14] == "FizzBuzz"
+    # Progress on stderr: turns, tool calls, summarised results, usage, how to continue.
+    err = result.stderr
+    assert "turn 1" in err and "turn 5" in err
+    assert "→ file_editor create fizzbuzz.py" in err
+    assert "→ shell: python3 test_fizzbuzz.py" in err
+    assert "✓ 3 tests passed  ([exit code: 0" in err
+    assert "done after 5 turns" in err and "tokens" in err
+    assert "\x1b[" not in err  # no colour codes when stderr is not a terminal
+    [saved] = conversation_files(home)
+    assert f"saved as {saved.stem}; continue with `lakecode run --resume {saved.stem} -t ...`" in err
+    messages = load_conversation(saved)
+    assert_calls_paired(messages)
+    shell = [m for m in messages if m.get("name") == "shell"]
+    assert shell[0]["parts"][0]["text"].startswith("3 tests passed\n[exit code: 0")
+    assert len(chat_requests(emulator)) == 5
+    assert_no_secret([emulator.pat], texts=[result.stdout, result.stderr], trees=[home, project])
+
+
+def test_json_events_follow_the_schema(emulator: Emulator, project: Path, home: Path) -> None:
+    emulator.faults.add(kind="rate_limit", retry_after=0, method="POST", endpoint=MODEL, skip=1, count=1)
+    result = lakecode("run", "--yes", "--json", "-t", DEMO_PROMPT, env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 0, result.stderr
+    events = parse_events(result.stdout)  # every line validates against the shipped schema
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "finished"
+    assert events[0]["model"] == MODEL and events[0]["provider"] == "databricks"
+    assert events[0]["cwd"] == str(project.resolve()) and events[0]["resumed"] is False
+    assert kinds.count("turn_started") == 5 and kinds.count("usage") == 5
+    calls = [e for e in events if e["type"] == "tool_call"]
+    results = [e for e in events if e["type"] == "tool_result"]
+    assert [c["id"] for c in calls] == [r["id"] for r in results]
+    assert [r["status"] for r in results] == ["ok"] * len(results)
+    shell = next(r for r in results if r["name"] == "shell")
+    assert shell["output"].startswith("3 tests passed")
+    [retry] = [e for e in events if e["type"] == "retry"]
+    assert retry["attempt"] == 1 and retry["delay"] == 0
+    texts = [e for e in events if e["type"] == "text"]
+    assert [t["final"] for t in texts] == [False, False, False, False, True]
+    last = events[-1]
+    assert last["outcome"] == "completed" and last["exit_code"] == 0
+    assert last["final_text"] + "\n" == DEMO_ANSWER
+    assert last["usage"]["total_tokens"] > 0
+    assert last["conversation_id"] == events[0]["conversation_id"]
+    assert "saved as" in result.stderr and "turn 1" not in result.stderr  # no progress in JSON mode
+    assert_no_secret([emulator.pat], texts=[result.stdout, result.stderr], trees=[home])
+
+
+def test_environment_only_configuration_saves_no_settings(emulator: Emulator, project: Path,
+                                                          home: Path) -> None:
+    assert not home.exists()
+    result = lakecode("run", "-t", "hello there", env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Echo: hello there\n"
+    assert not (home / "settings.toml").exists()
+    assert not (home / "tokens").exists() or not any((home / "tokens").iterdir())
+    [request] = chat_requests(emulator)
+    assert request["model"] == MODEL  # no discovery wait or rewrite: the id is sent verbatim
+
+
+def test_settings_file_is_left_unchanged(emulator: Emulator, project: Path, home: Path) -> None:
+    home.mkdir(parents=True)
+    settings = home / "settings.toml"
+    settings.write_text('model = "databricks-gpt-5-2"\n\n[databricks]\nhost = "https://example.invalid"\n')
+    before = settings.read_bytes()
+    result = lakecode("run", "-t", "hello", env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert settings.read_bytes() == before
+    assert chat_requests(emulator)[0]["model"] == MODEL  # the environment beat the file
+
+
+def test_resume_sends_the_earlier_history(emulator: Emulator, project: Path, home: Path) -> None:
+    env = emulator_env(emulator)
+    first = lakecode("run", "-t", "remember the word pelican", "--json", env=env, cwd=project)
+    assert first.returncode == 0, first.stderr
+    conversation_id = parse_events(first.stdout)[0]["conversation_id"]
+    second = lakecode("run", "--resume", conversation_id, "-t", "which word?", env=env, cwd=project)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "Echo: which word?\n"
+    assert f"continuing {conversation_id}" in second.stderr
+    sent = chat_requests(emulator)[-1]["messages"]
+    texts = [m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in sent]
+    assert any("remember the word pelican" in t for t in texts)
+    assert any("Echo: remember the word pelican" in t for t in texts)
+    assert "which word?" in texts[-1]
+    third = lakecode("run", "--last", "-t", "and again", env=env, cwd=project)
+    assert third.returncode == 0, third.stderr
+    assert len(conversation_files(home)) == 1
+    assert len(chat_requests(emulator)[-1]["messages"]) == len(sent) + 2
+
+
+def test_resume_of_an_unknown_conversation_is_a_usage_error(emulator: Emulator, project: Path) -> None:
+    result = lakecode("run", "--resume", "20200101T000000000Z-abcdef", "-t", "hi",
+                      env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 2
+    assert "20200101T000000000Z-abcdef" in result.stderr and result.stdout == ""
+
+
+def test_ctrl_c_interrupts_a_running_command(emulator: Emulator, project: Path, home: Path) -> None:
+    proc = lakecode_popen("run", "--yes", "--json", "-t", "run: sleep 30", env=emulator_env(emulator),
+                          cwd=project)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if json.loads(line)["type"] == "tool_call":
+            break
+    time.sleep(0.5)  # let the command start
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 5
+    events = parse_events("".join(lines) + out)
+    result = next(e for e in events if e["type"] == "tool_result")
+    assert result["status"] == "cancelled" and result["output"] == CANCELLED_RUNNING
+    assert events[-1]["type"] == "finished" and events[-1]["outcome"] == "interrupted"
+    assert events[-1]["exit_code"] == 130
+    [saved] = conversation_files(home)
+    messages = load_conversation(saved)
+    assert_calls_paired(messages)
+    assert messages[-1]["role"] == "tool" and messages[-1]["parts"][0]["text"] == CANCELLED_RUNNING
+    assert "saved as" in err
+
+
+def test_a_model_error_after_the_first_turn(emulator: Emulator, project: Path, home: Path) -> None:
+    emulator.faults.add(kind="status", status=400, method="POST", endpoint=MODEL, skip=1, count=None,
+                        body={"error_code": "INVALID_PARAMETER_VALUE", "message": "Injected bad request."})
+    result = lakecode("run", "--yes", "-t", "run: echo hello", env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 4, result.stderr
+    assert "error: " in result.stderr and "Injected bad request." in result.stderr
+    assert result.stdout == ""
+    [saved] = conversation_files(home)
+    messages = load_conversation(saved)
+    assert_calls_paired(messages)
+    assert messages[-1]["role"] == "tool" and messages[-1]["parts"][0]["text"].startswith("hello")
+
+
+def test_a_rate_limit_burst_gives_up_with_the_model_exit_code(emulator: Emulator, project: Path) -> None:
+    emulator.faults.add(kind="rate_limit", retry_after=0, method="POST", endpoint=MODEL, skip=1, count=None)
+    result = lakecode("run", "--yes", "--json", "-t", "run: echo hello", env=emulator_env(emulator),
+                      cwd=project)
+    assert result.returncode == 4
+    events = parse_events(result.stdout)
+    assert [e["attempt"] for e in events if e["type"] == "retry"] == [1, 2, 3, 4]
+    last = events[-1]
+    assert last["type"] == "error" and last["exit_code"] == 4 and last["error"] == "RateLimitError"
+    assert "gave up after 5 attempts" in last["message"] and last["hint"]
+    assert last["conversation_id"] == events[0]["conversation_id"]
+
+
+def test_missing_pieces_are_listed_in_one_message(project: Path, home: Path) -> None:
+    result = lakecode("run", "-t", "hello", env=base_env(), cwd=project)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("error:") == 1
+    assert "DATABRICKS_HOST" in result.stderr and "LLM_MODEL" in result.stderr
+    as_json = lakecode("run", "-t", "hello", "--json", env=base_env(), cwd=project)
+    [event] = parse_events(as_json.stdout)
+    assert event["type"] == "error" and event["exit_code"] == 2 and event["error"] == "ConfigError"
+    assert "DATABRICKS_HOST" in event["message"] and "LLM_MODEL" in event["message"]
+    assert not home.exists() or not (home / "settings.toml").exists()
+
+
+def test_a_missing_browser_sign_in_is_an_auth_error(emulator: Emulator, project: Path) -> None:
+    env = base_env(DATABRICKS_HOST=emulator.url, LLM_MODEL=f"databricks/{MODEL}")
+    result = lakecode("run", "-t", "hello", env=env, cwd=project, timeout=20)
+    assert result.returncode == 3
+    assert "Not signed in" in result.stderr
+    assert "lakecode auth login" in result.stderr and "DATABRICKS_TOKEN" in result.stderr
+    assert chat_requests(emulator) == []
+
+
+def test_usage_errors(project: Path) -> None:
+    neither = lakecode("run", env=base_env(), cwd=project)
+    assert neither.returncode == 2 and "-t TEXT or -f FILE" in neither.stderr
+    both = lakecode("run", "-t", "a", "--resume", "x", "--last", env=base_env(), cwd=project)
+    assert both.returncode == 2 and "--resume or --last" in both.stderr
+    missing = lakecode("run", "-f", "nope.txt", env=base_env(), cwd=project)
+    assert missing.returncode == 2 and "cannot read nope.txt" in missing.stderr
+
+
+def test_prompt_from_stdin(emulator: Emulator, project: Path) -> None:
+    result = lakecode("run", "-f", "-", env=emulator_env(emulator), cwd=project, stdin="from a pipe\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Echo: from a pipe\n"
+
+
+def test_without_yes_and_without_a_terminal_writes_are_refused(emulator: Emulator, project: Path) -> None:
+    result = lakecode("run", "-t", "write: notes.txt hello", env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert not (project / "notes.txt").exists()
+    assert "✗ Refused: file_editor create notes.txt needs approval" in result.stderr
+    assert "--yes" in result.stderr
+    [request] = chat_requests(emulator)[-1:]
+    tool_message = request["messages"][-1]
+    assert tool_message["role"] == "tool" and "--yes" in str(tool_message["content"])
+
+
+def test_turn_limit_exit_code(emulator: Emulator, project: Path) -> None:
+    result = lakecode("run", "--yes", "--max-turns", "2", "-t", DEMO_PROMPT, env=emulator_env(emulator),
+                      cwd=project)
+    assert result.returncode == 5
+    assert "stopped at the turn limit after 2 turns" in result.stderr
+    assert result.stdout == ""
+
+
+def test_generic_openai_compatible_provider(emulator: Emulator, project: Path, home: Path) -> None:
+    env = base_env(LLM_BASE_URL=f"{emulator.url}/serving-endpoints", LLM_API_KEY=emulator.pat,
+                   LLM_MODEL=MODEL)
+    result = lakecode("run", "--yes", "--json", "-t", DEMO_PROMPT, env=env, cwd=project)
+    assert result.returncode == 0, result.stderr
+    events = parse_events(result.stdout)
+    assert events[0]["provider"] == "openai-compatible"
+    assert events[-1]["final_text"] + "\n" == DEMO_ANSWER
+    assert (project / "fizzbuzz.py").is_file() and (project / "test_fizzbuzz.py").is_file()
+    paths = {r.path for r in emulator.requests if r.method == "POST"}
+    assert paths == {"/serving-endpoints/chat/completions"}
+    assert_no_secret([emulator.pat], texts=[result.stdout, result.stderr], trees=[home, project])
+
+
+def test_the_agent_commands_do_not_see_the_credentials(emulator: Emulator, project: Path, home: Path) -> None:
+    secret = "dose" + "0123456789abcdef" * 2  # planted: an M2M-style secret in the environment
+    env = emulator_env(emulator, LLM_API_KEY=secret)
+    result = lakecode("run", "--yes", "--json", "-t",
+                      "run: echo token=${DATABRICKS_TOKEN:-unset} key=${LLM_API_KEY:-unset}", env=env,
+                      cwd=project)
+    assert result.returncode == 0, result.stderr
+    shell = next(e for e in parse_events(result.stdout) if e["type"] == "tool_result")
+    assert shell["output"].startswith("token=unset key=unset")
+    assert_no_secret([emulator.pat, secret], texts=[result.stdout, result.stderr], trees=[home, project])
