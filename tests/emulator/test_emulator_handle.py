@@ -83,3 +83,36 @@ def test_context_manager_stops_cleanly() -> None:
         assert httpx.get(f"{url}/.well-known/databricks-config").json()["workspace_id"] == emu.workspace_id
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/.well-known/databricks-config")
+
+
+def test_stop_cuts_streams_still_in_flight(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    seen: list[BaseException] = []
+    with Emulator() as emu:
+        emu.faults.slow_stream(0.5)
+        body = {
+            "model": "databricks-gpt-5-2",
+            "stream": True,
+            "messages": [{"role": "user", "content": "a b c d e f"}],
+        }
+
+        def call() -> None:
+            try:
+                httpx.post(
+                    f"{emu.url}/serving-endpoints/chat/completions",
+                    json=body,
+                    headers={"Authorization": f"Bearer {emu.pat}"},
+                    verify=False,
+                )
+            except httpx.HTTPError as exc:
+                seen.append(exc)
+
+        worker = threading.Thread(target=call)
+        worker.start()
+        time.sleep(0.2)
+        t0 = time.perf_counter()
+    assert time.perf_counter() - t0 < 1.0
+    worker.join(5)
+    assert len(seen) == 1 and isinstance(seen[0], httpx.RemoteProtocolError)
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn") and r.levelname == "ERROR"]

@@ -118,7 +118,7 @@ class Emulator:
         for conn in list(state.connections):
             conn.shutdown()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 1.0
+        deadline = loop.time() + 0.5  # in-flight requests get this long, then they are cut
         while state.connections and loop.time() < deadline:  # noqa: ASYNC110 - polling uvicorn's set
             await asyncio.sleep(0.005)
         for conn in list(state.connections):

@@ -82,12 +82,17 @@ def sse_response(
     return StreamingResponse(_frames(list(events), plan), media_type="text/event-stream", headers=hdrs)
 
 
+_QUIET = (StreamCut, asyncio.CancelledError)
+
+
 class _DropStreamCuts(logging.Filter):
+    """Drops deliberate stream cuts, and the cancellation of streams still open at shutdown."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, StreamCut):
+        if isinstance(exc, _QUIET):
             return False
-        return not (isinstance(exc, BaseExceptionGroup) and exc.subgroup(StreamCut) is not None)
+        return not (isinstance(exc, BaseExceptionGroup) and exc.subgroup(_QUIET) is not None)
 
 
 _FILTER = _DropStreamCuts()
