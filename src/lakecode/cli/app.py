@@ -20,6 +20,7 @@ __all__ = ["cli", "main"]
 # (or when --help lists them, which imports only click-level code).
 LAZY_COMMANDS: dict[str, str] = {
     "auth": "lakecode.cli.auth:auth",
+    "demo": "lakecode.cli.demo:demo",
     "emulator": "lakecode.cli.emulator:emulator",
     "models": "lakecode.cli.models:models",
     "run": "lakecode.cli.run:run",

@@ -148,13 +148,16 @@ class Progress:
         log: where progress goes.
         color: use ANSI styles on ``log``.
         indent: prefix of every progress line (the demo indents its transcript).
+        answer_prefix: prefix of every line of the answer (the demo marks it).
     """
 
-    def __init__(self, answer: TextIO, log: TextIO, *, color: bool = False, indent: str = "") -> None:
+    def __init__(self, answer: TextIO, log: TextIO, *, color: bool = False, indent: str = "",
+                 answer_prefix: str = "") -> None:
         self.answer = answer
         self.log = log
         self.color = color
         self.indent = indent
+        self.answer_prefix = answer_prefix
         self._denied: set[str] = set()
         self._context = RunContext(provider="", cwd="")
 
@@ -207,7 +210,7 @@ class Progress:
             for line in text.splitlines():
                 self._say(f"  {line}")
             return
-        self.answer.write(redact(text) + "\n")
+        self.answer.write("".join(f"{self.answer_prefix}{line}\n" for line in redact(text).splitlines()))
         self.answer.flush()
 
     def _result(self, event: ToolCallResult) -> None:
