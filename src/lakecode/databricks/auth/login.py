@@ -94,9 +94,10 @@ async def verify(resolved: ResolvedAuth, *, transport: httpx.AsyncBaseTransport 
         APIConnectionError: the workspace could not be reached.
     """
     headers = {"User-Agent": user_agent(resolved.auth_type), "Accept": "application/json"}
+    tls = await asyncio.to_thread(shared_ssl_context)  # built off the event loop the first time
     async with httpx.AsyncClient(base_url=resolved.host, auth=resolved.auth, transport=transport,
                                  follow_redirects=False, timeout=http_timeout, headers=headers,
-                                 verify=shared_ssl_context()) as http:
+                                 verify=tls) as http:
         try:
             response = await http.get(SCIM_ME)
             if response.status_code == 200:

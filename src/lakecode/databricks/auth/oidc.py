@@ -16,9 +16,11 @@ requests are sent here instead.)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +41,7 @@ from lakecode.errors import (
     WrongHostError,
 )
 from lakecode.llm.errors import error_from_response, extract_error
+from lakecode.llm.wire import user_agent as wire_user_agent
 
 __all__ = [
     "DEFAULT_HTTP_TIMEOUT",
@@ -55,9 +58,7 @@ DEFAULT_HTTP_TIMEOUT = 30.0
 
 def user_agent(auth_type: str | None = None) -> str:
     """lakecode's User-Agent (``lakecode.llm.wire.user_agent``) with ``auth/<type>`` appended."""
-    from lakecode.llm.wire import user_agent as base  # lazy: keeps `lakecode auth` start-up light
-
-    return base(f"auth/{auth_type}" if auth_type else None)
+    return wire_user_agent(f"auth/{auth_type}" if auth_type else None)
 
 
 @functools.cache
@@ -67,16 +68,19 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def oauth_http_client(*, transport: httpx.AsyncBaseTransport | None = None,
-                      auth_type: str | None = None,
-                      timeout: float = DEFAULT_HTTP_TIMEOUT) -> httpx.AsyncClient:
+@contextlib.asynccontextmanager
+async def oauth_http_client(*, transport: httpx.AsyncBaseTransport | None = None,
+                            auth_type: str | None = None,
+                            http_timeout: float = DEFAULT_HTTP_TIMEOUT) -> AsyncIterator[httpx.AsyncClient]:
     """A short-lived client for OAuth calls: no redirects followed, lakecode's User-Agent.
 
     Token requests are minutes apart, so each gets its own client (no connection pool outlives
-    an event loop); the TLS context is shared.
+    an event loop); the TLS context is shared, and built off the event loop the first time.
     """
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=timeout,
-                             headers={"User-Agent": user_agent(auth_type)}, verify=shared_ssl_context())
+    verify = await asyncio.to_thread(shared_ssl_context)
+    async with httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=http_timeout,
+                                 headers={"User-Agent": user_agent(auth_type)}, verify=verify) as http:
+        yield http
 
 
 @dataclass(frozen=True, slots=True)
