@@ -29,8 +29,8 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def emulator_env(emu: Emulator, **extra: str) -> dict[str, str]:
     """Environment-only configuration for the emulator: host, PAT and a ``databricks/`` model."""
-    return base_env(DATABRICKS_HOST=emu.url, DATABRICKS_TOKEN=emu.pat, LLM_MODEL=f"databricks/{MODEL}",
-                    **extra)
+    return base_env(**{"DATABRICKS_HOST": emu.url, "DATABRICKS_TOKEN": emu.pat,
+                       "LLM_MODEL": f"databricks/{MODEL}", **extra})
 
 
 def lakecode(*args: str, env: Mapping[str, str], cwd: Path, stdin: str = "",

@@ -21,6 +21,7 @@ __all__ = ["cli", "main"]
 LAZY_COMMANDS: dict[str, str] = {
     "auth": "lakecode.cli.auth:auth",
     "demo": "lakecode.cli.demo:demo",
+    "doctor": "lakecode.cli.doctor:doctor",
     "emulator": "lakecode.cli.emulator:emulator",
     "models": "lakecode.cli.models:models",
     "run": "lakecode.cli.run:run",
