@@ -217,3 +217,43 @@ def test_strict_can_be_switched_at_run_time(emulator: Emulator, client: httpx.Cl
     assert _post(client, [USER, USER]).status_code == 400
     emulator.config.strict = False
     assert _post(client, [USER, USER]).status_code == 200
+
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+
+
+def _thinking_turn(client: httpx.Client, emulator: Emulator) -> dict[str, Any]:
+    emulator.scripted_model.enqueue(
+        [{"reasoning": "plan", "tool_calls": [{"name": "f", "arguments": {}, "id": "call_A"}]}]
+    )
+    r = _post(client, [USER], tools=[TOOL], thinking=THINKING, max_tokens=4096)
+    message: dict[str, Any] = r.json()["choices"][0]["message"]
+    return message
+
+
+def test_thinking_tool_turns_must_replay_the_signed_reasoning(
+    emulator: Emulator, client: httpx.Client
+) -> None:
+    message = _thinking_turn(client, emulator)
+    reasoning = message["content"][0]
+    assert reasoning["type"] == "reasoning" and reasoning["summary"][0]["signature"].startswith("sig-")
+    result = {"role": "tool", "tool_call_id": "call_A", "content": "done"}
+    replayed = {"role": "assistant", "content": [reasoning], "tool_calls": message["tool_calls"]}
+    ok = _post(client, [USER, replayed, result], tools=[TOOL], thinking=THINKING, max_tokens=4096)
+    assert ok.status_code == 200, ok.text
+    stripped = {"role": "assistant", "content": None, "tool_calls": message["tool_calls"]}
+    missing = _post(client, [USER, stripped, result], tools=[TOOL], thinking=THINKING, max_tokens=4096)
+    assert _message(missing).startswith(
+        "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`."
+    )
+    forged = {**reasoning, "summary": [{**reasoning["summary"][0], "signature": "sig-forged"}]}
+    bad = _post(
+        client,
+        [USER, {**replayed, "content": [forged]}, result],
+        tools=[TOOL],
+        thinking=THINKING,
+        max_tokens=4096,
+    )
+    assert _message(bad) == "messages.1.content.0: Invalid `signature` in `thinking` block"
+    # Without thinking the same stripped history is fine.
+    assert _post(client, [USER, stripped, result], tools=[TOOL]).status_code == 200

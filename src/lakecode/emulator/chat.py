@@ -22,7 +22,7 @@ from lakecode.emulator.render import ModelTurn, completion_body, stream_events
 from lakecode.emulator.scripted_model import Conversation
 from lakecode.emulator.sse import sse_response
 from lakecode.emulator.state import EmulatorState
-from lakecode.emulator.validate import check_chat
+from lakecode.emulator.validate import check_chat, check_thinking_replay, thinking_enabled
 
 __all__ = [
     "chat_completions",
@@ -140,7 +140,7 @@ async def serving_subpath(request: Request) -> Response:
     return error(st, 404, "ENDPOINT_NOT_FOUND", PATH_FORM)
 
 
-def model_refusal(ep: Endpoint, body: Mapping[str, Any], route: str) -> tuple[int, str, str] | None:
+def model_refusal(ep: Endpoint, body: Mapping[str, Any]) -> tuple[int, str, str] | None:
     """What this model refuses about a chat body: ``(status, error_code, message)`` or None."""
     if not ep.ready:
         return 400, "INVALID_STATE", f"Endpoint {ep.name} is not ready. Current state: NOT_READY."
@@ -188,9 +188,12 @@ def serve_chat(
         return limited
     if st.config.strict:
         problem = check_chat(body, gateway=gw, invocations=route == "invocations", family=ep.family)
+        if problem is None and ep.reasoning == "parts-with-signature" and thinking_enabled(body):
+            replay = check_thinking_replay(body["messages"], st.signatures)
+            problem = (replay, "BAD_REQUEST") if replay else None
         if problem is not None:
             return error(st, 400, problem[1], problem[0], gateway=gw)
-    refusal = model_refusal(ep, body, route)
+    refusal = model_refusal(ep, body)
     if refusal is not None:
         return error(st, *refusal, gateway=gw)
     raw = body.get("messages")
@@ -200,6 +203,8 @@ def serve_chat(
     if reply.error is not None:
         return reply.error.response()
     turn = ModelTurn.build(ep, reply, conv, body)
+    if turn.signature:
+        st.signatures.add(turn.signature)
     if body.get("stream"):
         plan = stream_plan(request, st, model)
         return sse_response(stream_events(turn, st.config), plan)

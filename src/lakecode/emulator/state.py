@@ -52,6 +52,7 @@ class EmulatorState:
     scripted_model: ScriptedModel
     consents: dict[str, PendingConsent] = field(default_factory=dict)
     rate_windows: dict[str, deque[float]] = field(default_factory=dict)
+    signatures: set[str] = field(default_factory=set)
     rate_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def over_rate_limit(self, endpoint: str, qps: int) -> bool:

@@ -7,10 +7,10 @@ tools, wrong route) live in ``lakecode.emulator.chat`` and apply in lenient mode
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-__all__ = ["ALTERNATION", "CHAT_KEYS", "check_chat"]
+__all__ = ["ALTERNATION", "CHAT_KEYS", "check_chat", "check_thinking_replay", "thinking_enabled"]
 
 CHAT_KEYS = frozenset(
     {
@@ -222,4 +222,38 @@ def _check_thinking(body: Mapping[str, Any]) -> Problem | None:
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and budget >= max_tokens:
         return "`max_tokens` must be greater than `thinking.budget_tokens`", "BAD_REQUEST"
+    return None
+
+
+def thinking_enabled(body: Mapping[str, Any]) -> bool:
+    """True when a Claude request turns extended thinking on."""
+    thinking = body.get("thinking")
+    return isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def check_thinking_replay(messages: list[Any], signatures: Collection[str]) -> str | None:
+    """With thinking on, the assistant turn whose tool results end the conversation must start
+    with the reasoning part the service returned, signature included (Claude's rule)."""
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    i = len(messages) - 1
+    while i >= 0 and messages[i].get("role") == "tool":
+        i -= 1
+    if i < 0 or messages[i].get("role") != "assistant":
+        return None
+    content = messages[i].get("content")
+    first = content[0] if isinstance(content, list) and content else None
+    if not isinstance(first, Mapping) or first.get("type") != "reasoning":
+        found = "text" if (isinstance(content, str) and content) or isinstance(first, Mapping) else "tool_use"
+        return (
+            f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. "
+            "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+            "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you "
+            "include thinking blocks from previous turns. To avoid this requirement, disable `thinking`."
+        )
+    summary = first.get("summary")
+    items = summary if isinstance(summary, list) else []
+    signed = [s.get("signature") for s in items if isinstance(s, Mapping) and s.get("signature")]
+    if not signed or any(sig not in signatures for sig in signed):
+        return f"messages.{i}.content.0: Invalid `signature` in `thinking` block"
     return None
