@@ -82,7 +82,8 @@ class EmulatorState:
         for fault in config.faults:
             faults.add(fault)
         model = ScriptedModel()
-        model.load_bundled() if config.bundled_scenarios else None
+        if config.bundled_scenarios:
+            model.load_bundled()
         if config.scenarios:
             model.load_dir(config.scenarios)
         if config.scripted:
