@@ -46,6 +46,7 @@ def _routes() -> list[BaseRoute]:
         Route("/api/2.0/serving-endpoints:foundation-models", control.foundation_models),
         Route("/api/2.0/serving-endpoints/{name}", control.endpoint_detail),
         Route("/api/2.1/unity-catalog/model-services", control.model_services),
+        Route("/api/2.0/preview/scim/v2/Me", control.scim_me),
         Route("/api/ai-gateway/v2/endpoints", control.gateway_v2_endpoints),
         Route("/ai-gateway/anthropic/v1/models", control.anthropic_models),
         Route("/ai-gateway/codex/v1/models", control.codex_models),

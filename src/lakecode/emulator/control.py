@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lakecode.emulator.auth import credential
 from lakecode.emulator.catalog import Endpoint
 from lakecode.emulator.chat import gateway_absent
 from lakecode.emulator.gate import current_state, error, guard
@@ -21,6 +23,7 @@ __all__ = [
     "gateway_v2_endpoints",
     "list_endpoints",
     "model_services",
+    "scim_me",
 ]
 
 _JSON = "application/json"
@@ -270,3 +273,27 @@ async def codex_models(request: Request) -> Response:
         if e.codex
     ]
     return Response(json.dumps({"object": "list", "data": data}, separators=(",", ":")), media_type=_JSON)
+
+
+async def scim_me(request: Request) -> Response:
+    """``GET /api/2.0/preview/scim/v2/Me``: the identity behind the credential.
+
+    Users (PATs, browser sign-in) come back with ``userName``; service principals (M2M) with
+    their application id as ``userName`` too, as the real workspace does.
+    """
+    st = current_state(request)
+    denied = await guard(request, st)
+    if denied is not None:
+        return denied
+    _, token = credential(request.headers)
+    record = st.tokens.record(token) if token else None
+    subject = record.subject if record is not None else "unknown"
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": str(int(hashlib.sha256(subject.encode()).hexdigest()[:12], 16)),
+        "userName": subject,
+        "displayName": subject.split("@")[0],
+        "active": True,
+        "emails": [{"value": subject, "type": "work", "primary": True}] if "@" in subject else [],
+    }
+    return Response(json.dumps(body), media_type=_JSON)
