@@ -218,15 +218,21 @@ async def iter_sse_events(response: httpx.Response, dialect: Dialect
                 yield event
             return
         chat = ChatAssembler()
-        async for sse in source:
-            data_text = sse.data
-            if not data_text:
-                continue
-            if data_text.strip() == _DONE:
-                chat.done = True
-                break
-            for event in chat.feed_chunk(_decode(data_text)):
-                yield event
+        try:
+            async for sse in source:
+                data_text = sse.data
+                if not data_text:
+                    continue
+                if data_text.strip() == _DONE:
+                    chat.done = True
+                    break
+                for event in chat.feed_chunk(_decode(data_text)):
+                    yield event
+        except httpx.TransportError:
+            # [DONE] is not guaranteed: a connection that drops after the model finished
+            # (finish_reason seen) still delivered a complete turn.
+            if not chat.finished:
+                raise
         if not chat.finished:
             raise StreamError("The response stream ended before the model finished.")
         for event in chat.finish():
