@@ -8,7 +8,6 @@ Errors go to stderr as ``LakecodeError.describe()`` with the exit codes of
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import sys
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    import asyncio
+
     from lakecode.config.env import EnvOverrides
     from lakecode.config.settings import DatabricksSettings, Settings
     from lakecode.databricks.auth.login import LoginResult
@@ -55,6 +56,8 @@ def _guarded(func: Callable[..., None]) -> Callable[..., None]:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # here, not at the top: `lakecode --help` imports this module
+
     return asyncio.run(coro)
 
 
@@ -155,6 +158,8 @@ class _LoginOptions:
 
 async def _browser_flow(host: str, opts: _LoginOptions, saved: DatabricksSettings,
                         profile: str | None) -> LoginResult:
+    import asyncio
+
     from pydantic import SecretStr
 
     from lakecode.databricks.auth.login import complete_browser_login

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,8 @@ def models(refresh: bool, show_all: bool, as_json: bool) -> None:
     Settings come from settings.toml and the environment (DATABRICKS_HOST,
     DATABRICKS_TOKEN, DATABRICKS_CONFIG_PROFILE, ...).
     """
+    import asyncio  # here, not at the top: `lakecode --help` imports this module
+
     from lakecode.cli.exit_codes import AUTH, exit_code_for
     from lakecode.errors import LakecodeError
 
