@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import types
 from typing import Any
 
 import click
@@ -69,4 +70,8 @@ def cli(ctx: click.Context) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # httpx imports its own command line (and with it rich, ~100 ms) when rich is installed,
+    # which Textual brings; lakecode never uses it. A stub makes httpx take its documented
+    # "CLI not installed" path.
+    sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
     cli(prog_name="lakecode")

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +67,8 @@ def demo(auth: str, model: str, directory: Path | None, clean: bool) -> None:
     touched), and leaves nothing running.
     """
     import asyncio
+    import shutil
+    import tempfile
 
     from lakecode.cli.exit_codes import INTERRUPTED, exit_code_for
     from lakecode.errors import LakecodeError
@@ -143,6 +142,8 @@ def _isolated(root: Path) -> Iterator[None]:
 
 
 def _free_port() -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -24,7 +24,6 @@ ping                  a tool-free request to the model with a one-token answer (
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -79,6 +78,7 @@ def doctor(as_json: bool, no_ping: bool, model: str | None) -> None:
     Uses settings.toml and the same environment variables as `lakecode run`; nothing is saved.
     """
     import asyncio
+    import json
 
     printer = None if as_json else _Printer(color=sys.stdout.isatty())
     checks = asyncio.run(_Doctor(model=model, ping=not no_ping, report=printer).run())

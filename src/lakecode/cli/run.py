@@ -12,11 +12,8 @@ provider and the SDKs are imported when a run starts.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,10 +151,12 @@ def _read_prompt(text: str | None, prompt_file: str | None) -> tuple[str, str | 
 
 def _main(prompt: str, options: _Options, renderer: Renderer) -> int:
     """Run the task and return the exit code; errors become messages on the renderer."""
+    import asyncio
+    import traceback
+
     from lakecode.cli.exit_codes import INTERNAL, INTERRUPTED, USAGE, exit_code_for
     from lakecode.errors import LakecodeError
 
-    store = None
     try:
         from lakecode.agent.store import ConversationError, ConversationStore
 
@@ -185,6 +184,8 @@ def _main(prompt: str, options: _Options, renderer: Renderer) -> int:
 
 async def _headless(prompt: str, options: _Options, renderer: Renderer, store: ConversationStore) -> int:
     """Open the session for ``lakecode run`` and drive it; the exit code."""
+    import asyncio
+
     from lakecode.cli.output import RunContext
     from lakecode.runtime import RunOptions, effective_settings, load_conversation, open_session
 
@@ -243,6 +244,8 @@ async def drive(session: Session, prompt: str, renderer: Renderer) -> RunResult:
     open tool call gets a result, the conversation is saved, and the exit code is 130. A second
     Ctrl+C cancels at once (the conversation is still repaired and saved).
     """
+    import asyncio
+
     from lakecode.agent.events import RunFinished
     from lakecode.cli.exit_codes import INTERRUPTED, OK, TURN_LIMIT, exit_code_for
     from lakecode.errors import LakecodeError
@@ -274,6 +277,9 @@ async def drive(session: Session, prompt: str, renderer: Renderer) -> RunResult:
 def _on_sigint(interrupt: Callable[[], None], renderer: Renderer) -> Callable[[], None]:
     """Route SIGINT to ``interrupt`` (first press) and to cancelling this task (second press);
     returns the function that puts the default behaviour back."""
+    import asyncio
+    import signal
+
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     presses = 0
