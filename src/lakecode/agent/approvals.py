@@ -29,6 +29,8 @@ streams, and ``for_terminal(sys.stdin, sys.stderr, yes=...)`` does both for a CL
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, TextIO, TypeAlias
@@ -157,7 +159,8 @@ def terminal_prompt(stdin: TextIO, stdout: TextIO) -> AskCallback:
     """An ``AskCallback`` that asks on a terminal: y = once, a = always this session, n = deny.
 
     The question is written to ``stdout`` (the CLI passes stderr, keeping stdout for results) and
-    the answer read from ``stdin`` in a worker thread, so the event loop keeps running.
+    the answer read from ``stdin`` in a daemon thread, so the event loop keeps running and an
+    interrupted question (Ctrl+C) cannot keep the process alive waiting for a line.
     End of input counts as deny.
     """
 
@@ -166,7 +169,7 @@ def terminal_prompt(stdin: TextIO, stdout: TextIO) -> AskCallback:
             stdout.write(f"\nlakecode wants to run ({access.kind}): {access.summary}\n"
                          "Allow? [y]es once / [a]lways this session / [n]o: ")
             stdout.flush()
-            line = await asyncio.to_thread(stdin.readline)
+            line = await _read_line(stdin)
             answer = line.strip().lower()
             if not line or answer in ("n", "no"):
                 return "deny"
@@ -176,3 +179,29 @@ def terminal_prompt(stdin: TextIO, stdout: TextIO) -> AskCallback:
                 return "session"
 
     return ask
+
+
+def _read_line(stdin: TextIO) -> asyncio.Future[str]:
+    """``stdin.readline()`` in a daemon thread (not the default executor, whose threads are
+    joined at exit: a prompt nobody answers would then block the exit)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def settle(line: str | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(line or "")
+
+    def read() -> None:
+        try:
+            line, error = stdin.readline(), None
+        except (OSError, ValueError) as exc:  # a closed or broken stdin
+            line, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody waits
+            loop.call_soon_threadsafe(settle, line, error)
+
+    threading.Thread(target=read, name="lakecode-prompt", daemon=True).start()
+    return future
