@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -296,3 +299,58 @@ def test_the_agent_commands_do_not_see_the_credentials(emulator: Emulator, proje
     shell = next(e for e in parse_events(result.stdout) if e["type"] == "tool_result")
     assert shell["output"].startswith("token=unset key=unset")
     assert_no_secret([emulator.pat, secret], texts=[result.stdout, result.stderr], trees=[home, project])
+
+
+def _run_on_a_terminal(emu: Emulator, project: Path,
+                      prompt: str) -> tuple[subprocess.Popen[str], int, str]:
+    """Start ``lakecode run`` with stdin and stderr on a pseudo-terminal; returns it, the
+    terminal's controller side and the screen so far, once the approval question is shown."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "lakecode", "run", "-t", prompt], cwd=project,
+                            env=emulator_env(emu), stdin=terminal, stdout=subprocess.PIPE,
+                            stderr=terminal, text=True)
+    os.close(terminal)
+    screen = b""
+    deadline = time.monotonic() + 20
+    while b"Allow? [y]es once" not in screen:
+        assert time.monotonic() < deadline, screen
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if ready:
+            screen += os.read(controller, 4096)
+    return proc, controller, screen.decode(errors="replace")
+
+
+def _drain(controller: int) -> str:
+    screen = b""
+    while select.select([controller], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(controller)
+    return screen.decode(errors="replace")
+
+
+def test_on_a_terminal_writes_are_asked_about(emulator: Emulator, project: Path) -> None:
+    proc, controller, screen = _run_on_a_terminal(emulator, project, "write: notes.txt hello")
+    os.write(controller, b"y\n")
+    out, _ = proc.communicate(timeout=15)
+    screen += _drain(controller)
+    assert proc.returncode == 0, screen
+    assert (project / "notes.txt").read_text() == "hello"
+    assert out == "Wrote notes.txt.\n"
+    assert screen.index("→ file_editor create notes.txt") < screen.index("lakecode wants to run (write)")
+
+
+def test_ctrl_c_at_an_approval_question_exits_at_once(emulator: Emulator, project: Path, home: Path) -> None:
+    proc, controller, _ = _run_on_a_terminal(emulator, project, "write: notes.txt hello")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=10)  # an unanswered question must not keep the process alive
+    screen = _drain(controller)
+    assert proc.returncode == 130, screen
+    assert not (project / "notes.txt").exists()
+    [saved] = conversation_files(home)
+    assert_calls_paired(load_conversation(saved))

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from lakecode.agent.approvals import Approvals
+    from lakecode.agent.approvals import Approvals, Decision
     from lakecode.agent.events import RunFinished
     from lakecode.agent.store import Conversation, ConversationStore
+    from lakecode.agent.tools.base import ToolAccess
     from lakecode.cli.output import Renderer
+    from lakecode.llm.types import ToolCall
     from lakecode.runtime import Session
 
 __all__ = ["SECRET_VARS", "RunResult", "drive", "run"]
@@ -226,7 +228,15 @@ def _approvals(options: _Options) -> Approvals:
     if options.yes:
         return Approvals.headless(yes=True)
     if not options.stdin_used and sys.stdin.isatty() and sys.stderr.isatty():
-        return Approvals.headless(ask=terminal_prompt(sys.stdin, sys.stderr))
+        prompt = terminal_prompt(sys.stdin, sys.stderr)
+
+        async def ask(call: ToolCall, access: ToolAccess) -> Decision:
+            import asyncio
+
+            await asyncio.sleep(0)  # let the progress line of this call be written first
+            return await prompt(call, access)
+
+        return Approvals.headless(ask=ask)
     return Approvals.headless()
 
 
