@@ -1,0 +1,269 @@
+"""The model picker: recommended models, then the workspace's own, and a field for any model id.
+
+The widget only shows what it is given; the screen that owns it loads the listing in a worker
+(``show_loading`` → ``show_listing`` or ``show_fallback``) and hears about the user's choices
+through messages:
+
+* ``ModelPicker.RefreshRequested`` — the Refresh button;
+* ``ModelPicker.Chosen`` — Enter on a model or in the id field (the /model dialog closes on it).
+
+Every row names its source (discovered / cached / curated) and whether the model can call
+tools. A model id that is not in the list (a saved one, or one typed by hand) is kept, shown at
+the top as "not in the list", and selected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option, OptionDoesNotExist
+
+from lakecode.llm.types import ModelInfo, ModelListing
+
+__all__ = ["ModelPicker", "ModelTiers", "curated_models", "model_tiers"]
+
+_PREFIX = "model:"
+
+
+@dataclass(frozen=True)
+class ModelTiers:
+    """A listing split for display.
+
+    Attributes:
+        recommended: the curated recommended tier (discovered or not).
+        workspace: the other models the workspace lists (or, when discovery failed, the other
+            curated models).
+        discovered: whether discovery (live or cached) produced the listing.
+    """
+
+    recommended: tuple[ModelInfo, ...]
+    workspace: tuple[ModelInfo, ...]
+    discovered: bool
+
+    @property
+    def ids(self) -> set[str]:
+        """Every id shown."""
+        return {m.id for m in (*self.recommended, *self.workspace)}
+
+    @property
+    def listed_ids(self) -> set[str]:
+        """Ids the workspace itself listed (discovered or cached)."""
+        return {m.id for m in (*self.recommended, *self.workspace) if m.source != "curated"}
+
+
+def model_tiers(models: Iterable[ModelInfo]) -> ModelTiers:
+    """Split chat models into the recommended tier and the workspace tier.
+
+    Curated models the workspace did not list are shown only in the recommended tier, unless
+    nothing was discovered at all (then the curated list is all there is).
+    """
+    chat = [m for m in models if m.chat]
+    discovered = any(m.source != "curated" for m in chat)
+    recommended = tuple(m for m in chat if m.recommended)
+    rest = tuple(m for m in chat if not m.recommended and (m.source != "curated" or not discovered))
+    return ModelTiers(recommended, rest, discovered)
+
+
+def curated_models() -> tuple[ModelInfo, ...]:
+    """The shipped curated list (used when nothing can be discovered)."""
+    from lakecode.databricks.catalog.classify import curated_info
+    from lakecode.databricks.catalog.curated import load_curated
+
+    return tuple(curated_info(entry) for entry in load_curated().entries)
+
+
+def _row(info: ModelInfo, width: int) -> Text:
+    tools = {True: "tools ✓", False: "no tools", None: "tools ?"}[info.supports_tools]
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(info.id.ljust(width), style="bold")
+    text.append("  ")
+    name = info.display_name if info.display_name and info.display_name != info.id else ""
+    text.append(name[:24].ljust(24), style="dim")
+    text.append("  ")
+    source_style = {"discovered": "green", "cached": "yellow", "curated": "magenta"}.get(info.source, "")
+    text.append(info.source.ljust(10), style=source_style)
+    text.append("  ")
+    tools_style = {True: "green", False: "red", None: "dim"}[info.supports_tools]
+    text.append(tools, style=tools_style)
+    if not info.ready:
+        text.append("  not ready", style="yellow")
+    return text
+
+
+def _header(title: str) -> Option:
+    return Option(Text(title, style="bold underline"), disabled=True)
+
+
+class ModelPicker(Vertical):
+    """The model list, its status line, a Refresh button and the model id field.
+
+    Args:
+        value: the model selected at first (kept and shown even when no listing has it).
+    """
+
+    class RefreshRequested(Message):
+        """The user asked for a fresh listing (bypassing the 5-minute cache)."""
+
+    class Chosen(Message):
+        """The user confirmed a model (Enter on a row or in the id field).
+
+        Attributes:
+            model_id: the id, verbatim.
+        """
+
+        def __init__(self, model_id: str) -> None:
+            super().__init__()
+            self.model_id = model_id
+
+    def __init__(self, value: str = "", *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._value = value
+        self._tiers = ModelTiers((), (), False)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="model-status-row"):
+            yield Static("", id="model-status")
+            yield Button("Refresh", id="model-refresh", compact=True)
+        yield OptionList(id="model-options")
+        yield Label("Model id (pick above, or type any id; sent exactly as written)", classes="field-label")
+        yield Input(self._value, placeholder="e.g. databricks-claude-sonnet-4-5", id="model")
+
+    # ---- what the owner tells it ----------------------------------------------------------------
+
+    @property
+    def value(self) -> str:
+        """The model id in the field (stripped)."""
+        return self.query_one("#model", Input).value.strip()
+
+    @property
+    def tiers(self) -> ModelTiers:
+        """What is shown."""
+        return self._tiers
+
+    @property
+    def status(self) -> str:
+        """The status line's text."""
+        return str(self.query_one("#model-status", Static).render())
+
+    def is_listed(self, model_id: str) -> bool | None:
+        """Whether the workspace lists ``model_id``; None when discovery did not answer."""
+        if not self._tiers.discovered:
+            return None
+        return model_id in self._tiers.listed_ids
+
+    def info(self, model_id: str) -> ModelInfo | None:
+        """What the listing says about ``model_id``, or None."""
+        return next((m for m in (*self._tiers.recommended, *self._tiers.workspace) if m.id == model_id),
+                    None)
+
+    def set_status(self, text: str, *, error: bool = False) -> None:
+        """Replace the status line."""
+        status = self.query_one("#model-status", Static)
+        status.update(Text(text), layout=False)  # a fixed-size line: repaint it, nothing else
+        status.set_class(error, "error")
+
+    def show_loading(self, where: str) -> None:
+        """Show that models are being loaded from ``where``."""
+        self.set_status(f"Loading models from {where}…")
+
+    def show_listing(self, listing: ModelListing, where: str) -> None:
+        """Show a provider's listing (it may itself be a fallback; the status line says so)."""
+        tiers = model_tiers(listing.models)
+        if tiers.discovered:
+            n = len(tiers.listed_ids)
+            cached = any(m.source == "cached" for m in listing.models)
+            extra = " (cached: discovery failed just now)" if cached else ""
+            self.set_status(f"{n} models loaded from {where}{extra}")
+        else:
+            reason = listing.warnings[0] if listing.warnings else listing.status or "No models were listed."
+            self.set_status(f"{reason.rstrip('.')} — showing the recommended list", error=True)
+        self._fill(tiers)
+
+    def show_fallback(self, reason: str, models: Sequence[ModelInfo] | None = None) -> None:
+        """Show the curated list because the workspace could not be asked (``reason``)."""
+        self.set_status(f"{reason.rstrip('.')} — showing the recommended list", error=True)
+        self._fill(model_tiers(curated_models() if models is None else models))
+
+    def select(self, model_id: str) -> None:
+        """Put ``model_id`` in the field and highlight its row (adding one if it is unknown)."""
+        self._value = model_id
+        self.query_one("#model", Input).value = model_id
+        self._fill(self._tiers)
+
+    # ---- rendering ------------------------------------------------------------------------------
+
+    def _fill(self, tiers: ModelTiers) -> None:
+        self._tiers = tiers
+        options = self.query_one("#model-options", OptionList)
+        current = self.value or self._value
+        shown = tiers.ids
+        width = max((len(m.id) for m in (*tiers.recommended, *tiers.workspace)), default=20)
+        width = min(max(width, len(current)), 48)
+        rows: list[Option | None] = []
+        if current and current not in shown:
+            rows.append(_header("Selected"))
+            label = Text(no_wrap=True, overflow="ellipsis")
+            label.append(current.ljust(width), style="bold")
+            label.append("  not in the list (kept as typed)", style="yellow")
+            rows.append(Option(label, id=_PREFIX + current))
+        if tiers.recommended:
+            rows.append(_header("Recommended"))
+            rows.extend(Option(_row(m, width), id=_PREFIX + m.id) for m in tiers.recommended)
+        if tiers.workspace:
+            title = "In this workspace" if tiers.discovered else "Other known models (unverified)"
+            rows.append(_header(title))
+            rows.extend(Option(_row(m, width), id=_PREFIX + m.id) for m in tiers.workspace
+                        if m.id not in {r.id for r in tiers.recommended})
+        options.set_options(rows)
+        if current:
+            options.highlighted = options.get_option_index(_PREFIX + current)
+
+    # ---- events ---------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#model-refresh")
+    def _refresh(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.RefreshRequested())
+
+    @on(OptionList.OptionHighlighted, "#model-options")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        option_id = event.option.id or ""
+        if not option_id.startswith(_PREFIX):
+            return
+        model_id = option_id.removeprefix(_PREFIX)
+        field = self.query_one("#model", Input)
+        if field.value != model_id:  # idempotent: typing an id highlights its row, and back
+            field.value = model_id
+
+    @on(OptionList.OptionSelected, "#model-options")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        option_id = event.option.id or ""
+        if option_id.startswith(_PREFIX):
+            model_id = option_id.removeprefix(_PREFIX)
+            self.query_one("#model", Input).value = model_id
+            self.post_message(self.Chosen(model_id))
+
+    @on(Input.Changed, "#model")
+    def _typed(self, event: Input.Changed) -> None:
+        options = self.query_one("#model-options", OptionList)
+        try:
+            index = options.get_option_index(_PREFIX + event.value.strip())
+        except OptionDoesNotExist:
+            return  # an id typed by hand that no row has: kept as typed
+        if options.highlighted != index:
+            options.highlighted = index
+
+    @on(Input.Submitted, "#model")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.post_message(self.Chosen(event.value.strip()))
