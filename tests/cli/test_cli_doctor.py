@@ -78,3 +78,13 @@ def test_doctor_warns_about_an_unlisted_model_and_the_ping_fails(emulator: Emula
     assert "⚠ model: databricks-claude-sonet-4-5 is not listed" in result.stdout
     assert f"Did you mean {MODEL}" in result.stdout
     assert "✗ ping:" in result.stdout
+
+
+def test_doctor_fails_first_on_an_unreadable_settings_file(tmp_path: Path) -> None:
+    home = Path(base_env()["LAKECODE_HOME"])
+    home.mkdir(parents=True)
+    (home / "settings.toml").write_text("[databricks\n")
+    result = lakecode("doctor", env=base_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.startswith("✗ settings:") and "is not valid TOML" in result.stdout
+    assert "- configuration: skipped" in result.stdout

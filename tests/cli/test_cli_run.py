@@ -354,3 +354,34 @@ def test_ctrl_c_at_an_approval_question_exits_at_once(emulator: Emulator, projec
     assert not (project / "notes.txt").exists()
     [saved] = conversation_files(home)
     assert_calls_paired(load_conversation(saved))
+
+
+def test_an_explicit_model_runs_when_discovery_fails(emulator: Emulator, project: Path) -> None:
+    """F30: listing errors are warnings; the run goes ahead and sends the id it was given."""
+    emulator.faults.add(kind="error", name="endpoint_not_found", method="GET", count=None)
+    env = base_env(DATABRICKS_HOST=emulator.url, DATABRICKS_TOKEN=emulator.pat)
+    result = lakecode("run", "--model", MODEL, "-t", "hello", env=env, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Echo: hello\n"
+    listings = [r for r in emulator.requests if r.method == "GET"]
+    assert listings and all(r.status == 404 for r in listings)
+    assert [r["model"] for r in chat_requests(emulator)] == [MODEL]
+
+
+def test_a_service_principal_from_the_environment(emulator: Emulator, project: Path, home: Path) -> None:
+    env = base_env(DATABRICKS_HOST=emulator.url, DATABRICKS_CLIENT_ID=emulator.client_id,
+                   DATABRICKS_CLIENT_SECRET=emulator.client_secret, LLM_MODEL=f"databricks/{MODEL}")
+    result = lakecode("run", "--json", "--yes", "-t", "run: echo hi", env=env, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert parse_events(result.stdout)[-1]["final_text"].startswith("Command finished. Output:\nhi")
+    assert emulator.token_requests.count("client_credentials") >= 1
+    assert_no_secret([emulator.client_secret], texts=[result.stdout, result.stderr], trees=[home, project])
+
+
+def test_a_malformed_settings_file_is_a_usage_error(emulator: Emulator, project: Path, home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "settings.toml").write_text("model = [unclosed\n")
+    result = lakecode("run", "-t", "hello", env=emulator_env(emulator), cwd=project)
+    assert result.returncode == 2
+    assert "settings.toml is not valid TOML" in result.stderr
+    assert (home / "settings.toml").read_text() == "model = [unclosed\n"
