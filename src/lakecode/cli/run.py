@@ -112,7 +112,7 @@ def run(text: str | None, prompt_file: str | None, model: str | None, as_json: b
         sys.exit(USAGE)
     want = resume if resume is not None else ("" if last else None)
     options = _Options(model=model, max_turns=max_turns, yes=yes, resume=want, cwd=cwd,
-                       stdin_used=prompt_file == "-", as_json=as_json)
+                       stdin_used=prompt_file == "-")
     sys.exit(_main(prompt, options, renderer))
 
 
@@ -124,7 +124,6 @@ class _Options:
     resume: str | None  # None: new conversation; "": the latest; else an id
     cwd: Path | None
     stdin_used: bool
-    as_json: bool
 
 
 def _color(stream: object) -> bool:
@@ -172,7 +171,7 @@ def _main(prompt: str, options: _Options, renderer: Renderer) -> int:
         renderer.error(type(error).__name__, error.message, error.hint, code, None)
         return code
     except KeyboardInterrupt:
-        renderer.error("Interrupted", "Interrupted before the run started.", None, INTERRUPTED, None)
+        renderer.error("Interrupted", "Interrupted.", None, INTERRUPTED, None)
         return INTERRUPTED
     except Exception as error:  # the CLI boundary: a bug must still end with a message and a code
         from lakecode.redact import redact
@@ -202,8 +201,7 @@ async def _headless(prompt: str, options: _Options, renderer: Renderer, store: C
     session = await open_session(overrides, cwd=cwd, approvals=_approvals(options), store=store,
                                  conversation=conversation, headless=True)
     try:
-        renderer.begin(RunContext(provider=session.provider.name, cwd=str(session.agent.conversation.cwd
-                                                                          or cwd),
+        renderer.begin(RunContext(provider=session.provider.name, cwd=str(cwd),
                                   resumed=conversation is not None))
         result = await drive(session, prompt, renderer)
     finally:
@@ -217,8 +215,8 @@ def _project_dir(cwd: Path | None, conversation: Conversation | None) -> Path:
     if cwd is not None:
         return cwd.resolve()
     if conversation is not None and conversation.cwd and Path(conversation.cwd).is_dir():
-        return Path(conversation.cwd)
-    return Path.cwd()
+        return Path(conversation.cwd).resolve()
+    return Path.cwd().resolve()
 
 
 def _approvals(options: _Options) -> Approvals:
@@ -272,7 +270,10 @@ async def drive(session: Session, prompt: str, renderer: Renderer) -> RunResult:
         code = exit_code_for(error)
         renderer.error(type(error).__name__, error.message, error.hint, code, agent.conversation.id)
         return RunResult(code, agent.conversation.id, finished)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError:  # a second Ctrl+C: this task was cancelled; carry on closing
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
         renderer.error("Interrupted", "Interrupted.", None, INTERRUPTED, agent.conversation.id)
         return RunResult(INTERRUPTED, agent.conversation.id, finished)
     finally:
