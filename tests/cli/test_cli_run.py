@@ -385,3 +385,22 @@ def test_a_malformed_settings_file_is_a_usage_error(emulator: Emulator, project:
     assert result.returncode == 2
     assert "settings.toml is not valid TOML" in result.stderr
     assert (home / "settings.toml").read_text() == "model = [unclosed\n"
+
+
+FORBIDDEN = ("textual", "databricks.sdk", "lakecode.tui", "lakecode.emulator", "uvicorn", "starlette")
+
+
+def _imported(*args: str, env: dict[str, str], cwd: Path) -> set[str]:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "lakecode", *args], env=env, cwd=cwd,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_help_and_headless_runs_import_neither_textual_nor_the_sdk(emulator: Emulator, project: Path) -> None:
+    help_modules = _imported("run", "--help", env=base_env(), cwd=project)
+    run_modules = _imported("run", "-t", "hello", env=emulator_env(emulator), cwd=project)
+    assert "lakecode.agent.loop" in run_modules and "lakecode.agent.loop" not in help_modules
+    for name in (*help_modules, *run_modules):
+        assert not name.startswith(FORBIDDEN), name
+    assert "asyncio" not in help_modules and "rich" not in run_modules
