@@ -85,6 +85,7 @@ class ChatScreen(Screen[None]):
         self.tokens = 0
         self._quit_armed_at: float | None = None
         self.connecting = False
+        self._asking: set[str] = set()
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="chat-main"):
@@ -256,10 +257,11 @@ class ChatScreen(Screen[None]):
             failure = exc
         finally:
             self.running = False
-            self.refresh_bindings()
-            self.set_activity("")
             await self.session.set_busy(False)
-            self.update_status()
+            if self.is_attached:  # not when the app is shutting down
+                self.refresh_bindings()
+                self.set_activity("")
+                self.update_status()
         if failure is not None:
             await self._failed(failure, prompt)
 
@@ -271,7 +273,14 @@ class ChatScreen(Screen[None]):
             self.query_one(TaskPanel).show_tasks(event.tasks)
         elif isinstance(event, Notice):
             self.notify(event.message, severity="warning" if event.level == "warning" else "information")
-        elif isinstance(event, Retrying):
+        else:
+            self._activity_for(event)
+        await self.transcript.handle(event)
+
+    def _activity_for(self, event: AgentEvent) -> None:
+        if self._asking:
+            return  # events are shown a little after they happen; the open question wins
+        if isinstance(event, Retrying):
             self.set_activity(f"Retrying in {event.delay:.0f} s ({event.reason})…   (Esc interrupts)")
         elif isinstance(event, ToolCallStreaming):
             self.set_activity(f"Writing a {event.name} call…   (Esc interrupts)")
@@ -279,7 +288,6 @@ class ChatScreen(Screen[None]):
             self.set_activity(f"Running {event.summary}…   (Esc interrupts)")
         elif isinstance(event, TurnStarted):
             self.set_activity("Thinking…   (Esc interrupts)")
-        await self.transcript.handle(event)
 
     async def _failed(self, error: LakecodeError, prompt: str) -> None:
         """Show the error with its hint and give the prompt back, so nothing typed is lost."""
@@ -292,12 +300,15 @@ class ChatScreen(Screen[None]):
 
     async def _ask(self, call: ToolCall, access: ToolAccess) -> Decision:
         """The approval callback: ask on the call's card, then give the prompt its focus back."""
+        self._asking.add(call.id)
         self.set_activity(f"Approve {access.summary}?  y once · a always this session · n deny")
         try:
             return await self.transcript.ask(call, access)
         finally:
-            self.set_activity(f"Running {access.summary}…   (Esc interrupts)")
-            self.prompt.focus()
+            self._asking.discard(call.id)
+            if self.is_attached:
+                self.set_activity(f"Running {access.summary}…   (Esc interrupts)")
+                self.prompt.focus()
 
     # ---- interrupt and quit ---------------------------------------------------------------------
 

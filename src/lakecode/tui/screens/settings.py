@@ -21,6 +21,7 @@ store shows as "•••• stored" placeholder text, and leaving the field emp
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -62,7 +63,7 @@ from lakecode.tui.widgets.model_list import ModelPicker
 __all__ = ["SettingsScreen"]
 
 _SECRET_PLACEHOLDERS = {
-    "pat": "dapi… (kept in the token store, never in settings.toml)",
+    "pat": "paste a token (dapi…); it is kept in the token store, never in settings.toml",
     "client_secret": "the service principal's OAuth secret",
     "oauth_client_secret": "only for a confidential app",
     "api_key": "optional (Ollama and vLLM need none)",
@@ -131,7 +132,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 with Vertical(id="openai-section"):
                     yield _label("Base URL", "base_url")
                     yield _help(field_help(OpenAICompatibleSettings, "base_url"))
-                    yield Input(values.base_url, id="base_url", placeholder="http://localhost:11434/v1")
+                    yield Input(values.base_url, id="base_url", placeholder="e.g. http://localhost:11434/v1")
                     yield _label("API key", "api_key")
                     yield Input(id="api_key", password=True, placeholder=_SECRET_PLACEHOLDERS["api_key"])
                 yield _label("Model", "model")
@@ -146,7 +147,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def _compose_databricks(self, values: FormValues) -> ComposeResult:
         yield _label("Workspace host", "host")
         yield _help(field_help(DatabricksSettings, "host"))
-        yield Input(values.host, id="host", placeholder="https://dbc-a1b2345c-d6e7.cloud.databricks.com")
+        yield Input(values.host, id="host",
+                    placeholder="paste it from your browser, e.g. https://dbc-a1b2345c-d6e7.cloud.databricks.com")
         yield Static("", id="host-feedback", classes="feedback")
         yield _label("Sign-in method", "auth_type")
         yield RadioSet(*(RadioButton(label, value=method == values.auth_type, id=f"method-{method}")
@@ -160,16 +162,18 @@ class SettingsScreen(ModalScreen[Settings | None]):
             with Collapsible(title="Custom OAuth app (optional)", collapsed=not custom, id="custom-app"):
                 yield _label("Client id", "oauth_client_id")
                 yield _help(field_help(DatabricksSettings, "oauth_client_id"))
-                yield Input(values.oauth_client_id, id="oauth_client_id", placeholder="empty: databricks-cli")
+                yield Input(values.oauth_client_id, id="oauth_client_id",
+                            placeholder="leave empty for the default app, databricks-cli")
                 yield _label("Client secret", "oauth_client_secret")
                 yield Input(id="oauth_client_secret", password=True,
                             placeholder=_SECRET_PLACEHOLDERS["oauth_client_secret"])
                 yield _label("Redirect URI", "oauth_redirect_uri")
                 yield Input(values.oauth_redirect_uri, id="oauth_redirect_uri",
-                            placeholder="http://localhost:8020 (the default)")
+                            placeholder="leave empty for http://localhost:8020")
         with Vertical(id="fields-oauth-m2m", classes="method-fields"):
             yield _label("Client id (the service principal's application id)", "client_id")
-            yield Input(values.client_id, id="client_id", placeholder="1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901")
+            yield Input(values.client_id, id="client_id",
+                        placeholder="e.g. 1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901")
             yield Static("", id="client_id-feedback", classes="feedback")
             yield _label("Client secret", "client_secret")
             yield Input(id="client_secret", password=True, placeholder=_SECRET_PLACEHOLDERS["client_secret"])
@@ -202,7 +206,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         if self.initial.profile and any(p.name == self.initial.profile for p in self._profiles):
             select.value = self.initial.profile
         note = self._profile_error or ("" if self._profiles else
-                                       f"No profiles in {self.services.config_file()}.")
+                                       f"No profiles in {self._config_file()}.")
         self.query_one("#profile-feedback", Static).update(Text(note))
 
     def _mark_environment(self) -> None:
@@ -233,6 +237,12 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 widget.placeholder = f"from {var} (environment; not saved)"
         for label in self.query(f"#label-{field}").results(Label):
             label.update(Text(f"{label.content}  ← {var} (environment; not saved)"))
+
+    def _config_file(self) -> str:
+        """The Databricks config file, with the home directory shown as ``~``."""
+        path = self.services.config_file()
+        home = Path(self.services.environ.get("HOME") or Path.home())
+        return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
     # ---- reading the form -----------------------------------------------------------------------
 
@@ -283,7 +293,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             "✗ Not a UUID: use the service principal's application id (8-4-4-4-12 hex digits)."
         self.query_one("#client_id-feedback", Static).update(Text(uuid_note))
         self.query_one("#method-hint", Static).update(
-            Text(method_hint(values, config_file=str(self.services.config_file()))))
+            Text(method_hint(values, config_file=self._config_file())))
 
     def _show_stored(self, stored: dict[str, bool]) -> None:
         self._stored = stored

@@ -167,9 +167,9 @@ class Transcript(VerticalScroll):
         elif isinstance(event, AssistantMessage):
             await self._end_message()
         elif isinstance(event, ToolCallStarted):
-            card = ToolCard(event.call, event.summary)
-            self.cards[event.call.id] = card
-            await self.mount(card)
+            if event.call.id not in self.cards:  # the approval question may have made it already
+                card = self.cards[event.call.id] = ToolCard(event.call, event.summary)
+                await self.mount(card)
         elif isinstance(event, ToolCallApproved) and event.call_id in self.cards:
             self.cards[event.call_id].approved(event.how)
         elif isinstance(event, ToolCallDenied) and event.call_id in self.cards:

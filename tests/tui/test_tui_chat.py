@@ -1,0 +1,284 @@
+"""The chat screen: streamed turns, tool cards, approvals, interrupts, errors, history, commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.widgets import Collapsible
+from tui_helpers import SIZE, wait_for
+
+from lakecode.config.settings import Settings
+from lakecode.config.store import save_settings
+from lakecode.databricks.auth.store import TokenStore, pat_key
+from lakecode.emulator import Emulator
+from lakecode.errors import ConfigError
+from lakecode.llm.types import Usage
+from lakecode.testing.fake_provider import ScriptedProvider, ScriptedTurn, tool_call
+from lakecode.tui.app import LakecodeApp
+from lakecode.tui.screens.chat import ChatScreen
+from lakecode.tui.screens.dialogs import HelpScreen, ResumeScreen
+from lakecode.tui.screens.model_picker import ModelPickerScreen
+from lakecode.tui.widgets.prompt import PromptInput
+from lakecode.tui.widgets.status import TaskPanel
+from lakecode.tui.widgets.tool_card import ApprovalBar, ToolCard
+from lakecode.tui.widgets.transcript import AssistantEntry, NoticeEntry, UserEntry
+
+HOST = "https://dbc-a1b2345c-d6e7.cloud.databricks.com"
+
+
+@pytest.fixture
+def scripted() -> ScriptedProvider:
+    """The model, scripted per test."""
+    return ScriptedProvider()
+
+
+@pytest.fixture
+def chat_app(make_app: Callable[..., LakecodeApp], scripted: ScriptedProvider) -> LakecodeApp:
+    """The app, configured (PAT settings) and talking to ``scripted``."""
+    save_settings(Settings.model_validate({"model": "scripted-model",
+                                           "databricks": {"host": HOST, "auth_type": "pat"}}))
+    return make_app(provider_factory=lambda overrides: scripted)
+
+
+async def ready(pilot) -> ChatScreen:  # type: ignore[no-untyped-def]
+    """Wait for the chat screen with a provider."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen) and app.session.provider is not None
+                   and not app.screen.connecting, what="the chat screen")
+    return app.screen
+
+
+async def send(pilot, chat: ChatScreen, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type ``text`` into the prompt and press Enter."""
+    chat.prompt.load_text(text)
+    chat.prompt.focus()
+    await pilot.press("enter")
+
+
+async def idle(pilot, chat: ChatScreen) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the turn to end."""
+    await wait_for(pilot, lambda: not chat.running and not any(
+        w.group == "turn" and w.is_running for w in chat.workers), what="the turn to end")
+
+
+async def test_full_turn_with_tool_call_and_approval(chat_app: LakecodeApp, scripted: ScriptedProvider,
+                                                     project: Path) -> None:
+    plan = tool_call("task_list", {"command": "set", "tasks": [
+        {"title": "Create hello.py", "status": "doing"}, {"title": "Report", "status": "todo"}]})
+    create = tool_call("file_editor", {"command": "create", "path": "hello.py",
+                                       "file_text": "print('hello')\n"})
+    scripted.enqueue([
+        ScriptedTurn(reasoning="The user wants a file.", text="I'll create **hello.py**.",
+                     tool_calls=[plan, create], usage=Usage(100, 20, 120), chunk_size=4),
+        ScriptedTurn(text="Done: created `hello.py`.", usage=Usage(150, 10, 160)),
+    ])
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, chat, "create hello.py")
+        await wait_for(pilot, lambda: chat.query(ApprovalBar), what="the approval question")
+        card = chat.transcript.cards[create.id]
+        assert card.state == "waiting"
+        assert "file_text: |" in str(card.query_one(".tool-args-inline").render())
+        assert isinstance(chat.focused, ApprovalBar)
+        assert "Approve file_editor" in str(chat.query_one("#activity").render())
+        tasks = chat.query_one(TaskPanel)
+        assert tasks.display and [t.title for t in tasks.tasks] == ["Create hello.py", "Report"]
+        await pilot.press("y")
+        await idle(pilot, chat)
+        assert (project / "hello.py").read_text() == "print('hello')\n"
+        assert card.state == "done" and "approved once" in card._note
+        assert not chat.query(ApprovalBar)
+        assert chat.focused is chat.prompt
+        answers = list(chat.query(AssistantEntry))
+        assert [a.text for a in answers] == ["I'll create **hello.py**.", "Done: created `hello.py`."]
+        reasoning = answers[0].query_one(".reasoning", Collapsible)
+        assert reasoning.display and reasoning.collapsed and reasoning.title == "Thought"
+        assert answers[0].reasoning == "The user wants a file."
+        assert [u.prompt for u in chat.query(UserEntry)] == ["create hello.py"]
+        assert chat.query_one("#status").info.tokens == 280
+        assert chat.transcript.cards[plan.id].state == "done"  # read-only: no question asked
+    assert len(scripted.requests) == 2
+
+
+async def test_deny_and_approve_for_the_session(chat_app: LakecodeApp, scripted: ScriptedProvider,
+                                                project: Path) -> None:
+    first = tool_call("shell", {"command": "echo one"})
+    second = tool_call("shell", {"command": "echo two"})
+    write = tool_call("file_editor", {"command": "create", "path": "x.txt", "file_text": "x"})
+    scripted.enqueue([ScriptedTurn(tool_calls=[first, second, write]), "I will not write x.txt."])
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, chat, "run things")
+        await wait_for(pilot, lambda: chat.query(ApprovalBar), what="the first question")
+        await pilot.press("a")  # always, for `echo` commands this session
+        await wait_for(pilot, lambda: write.id in chat.transcript.cards
+                       and chat.transcript.cards[write.id].state == "waiting", what="the write question")
+        await pilot.press("n")
+        await idle(pilot, chat)
+        cards = chat.transcript.cards
+        assert cards[first.id].state == "done" and "one" in (cards[first.id].result or "")
+        assert "approved" in cards[second.id]._note and cards[second.id].result is not None
+        assert cards[write.id].state == "denied"
+        assert not (project / "x.txt").exists()
+    tool_results = [m for m in scripted.requests[1].messages if m.role == "tool"]
+    assert tool_results[-1].text.startswith("Denied")
+
+
+async def test_ctrl_c_interrupts_a_turn_and_twice_quits_when_idle(chat_app: LakecodeApp,
+                                                                  scripted: ScriptedProvider) -> None:
+    scripted.enqueue([ScriptedTurn(text="Working on it", stall=True)])
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, chat, "a long task")
+        await wait_for(pilot, lambda: any(a.text == "Working on it" for a in chat.query(AssistantEntry)),
+                       what="the streamed text")
+        assert chat.running
+        await pilot.press("ctrl+c")
+        await idle(pilot, chat)
+        notices = [n.message for n in chat.query(NoticeEntry)]
+        assert any(n.startswith("Interrupted") for n in notices)
+        assert chat.app.is_running
+        await pilot.press("ctrl+c")
+        assert any("Press Ctrl+C again to quit" in n.message for n in chat.app._notifications)
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not chat.app.is_running, what="the app to quit")
+
+
+async def test_escape_interrupts_and_an_error_keeps_the_prompt(chat_app: LakecodeApp,
+                                                               scripted: ScriptedProvider) -> None:
+    scripted.enqueue([ConfigError("The model endpoint is gone.", hint="Pick another model with /model.")])
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, chat, "do the thing\nwith two lines")
+        await idle(pilot, chat)
+        assert chat.prompt.text == "do the thing\nwith two lines"  # nothing typed is lost
+        errors = [n for n in chat.app._notifications if n.severity == "error"]
+        assert errors and "The model endpoint is gone." in errors[-1].message
+        assert "hint: Pick another model with /model." in errors[-1].message
+        assert any("The model endpoint is gone." in n.message for n in chat.query(NoticeEntry))
+        scripted.enqueue([ScriptedTurn(text="Thinking hard", stall=True)])
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: chat.running)
+        await pilot.press("escape")
+        await idle(pilot, chat)
+        assert any(n.message.startswith("Interrupted") for n in chat.query(NoticeEntry))
+
+
+async def test_prompt_newlines_history_and_completion(chat_app: LakecodeApp,
+                                                      scripted: ScriptedProvider) -> None:
+    scripted.default = "ok"
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        prompt = chat.query_one(PromptInput)
+        await pilot.press("f", "ctrl+j", "g")
+        assert prompt.text == "f\ng"
+        await pilot.press("enter")
+        await idle(pilot, chat)
+        await send(pilot, chat, "second")
+        await idle(pilot, chat)
+        prompt.load_text("draft")
+        await pilot.press("up")
+        assert prompt.text == "second"
+        await pilot.press("up")
+        assert prompt.text == "f\ng"
+        await pilot.press("up")  # the oldest stays
+        assert prompt.text == "f\ng"
+        await pilot.press("down", "down")  # the cursor sits on the last line of "f\ng" first
+        assert prompt.text == "second"
+        await pilot.press("down")
+        assert prompt.text == "draft"
+        prompt.load_text("/res")
+        await pilot.press("tab")
+        assert prompt.text == "/resume"
+        assert [r.messages[-1].text for r in scripted.requests] == ["f\ng", "second"]
+
+
+async def test_slash_commands(chat_app: LakecodeApp, scripted: ScriptedProvider) -> None:
+    scripted.default = "Noted."
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, chat, "remember this")
+        await idle(pilot, chat)
+        first_id = chat.agent.conversation.id if chat.agent else ""
+        await send(pilot, chat, "/help")
+        await wait_for(pilot, lambda: isinstance(chat.app.screen, HelpScreen))
+        await pilot.press("escape")
+        await send(pilot, chat, "/bogus")
+        assert any("Unknown command /bogus" in n.message for n in chat.app._notifications)
+        await send(pilot, chat, "/new")
+        await wait_for(pilot, lambda: not chat.query(UserEntry), what="an empty transcript")
+        assert chat.agent is None
+        await send(pilot, chat, "/model")
+        await wait_for(pilot, lambda: isinstance(chat.app.screen, ModelPickerScreen))
+        picker_screen = chat.app.screen
+        await wait_for(pilot, lambda: "models loaded" in picker_screen.picker.status)
+        await pilot.press("escape")
+        await send(pilot, chat, "/resume")
+        await wait_for(pilot, lambda: isinstance(chat.app.screen, ResumeScreen))
+        resume = chat.app.screen
+        status = resume.query_one("#resume-status")
+        await wait_for(pilot, lambda: "1 saved conversation" in str(status.render()))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: [u.prompt for u in chat.query(UserEntry)] == ["remember this"],
+                       what="the resumed transcript")
+        assert [a.text for a in chat.query(AssistantEntry)] == ["Noted."]
+        await send(pilot, chat, "and more")
+        await idle(pilot, chat)
+        assert chat.agent is not None and chat.agent.conversation.id == first_id
+        assert [m.text for m in scripted.requests[-1].messages if m.role == "user"] == [
+            "remember this", "and more"]
+        await send(pilot, chat, "/exit")
+        await wait_for(pilot, lambda: not chat.app.is_running, what="the app to quit")
+
+
+async def test_model_command_switches_the_model_and_saves_it(make_app: Callable[..., LakecodeApp],
+                                                             emulator: Emulator) -> None:
+    TokenStore().put_secret(pat_key(emulator.url), emulator.pat)
+    save_settings(Settings.model_validate({"model": "databricks-claude-sonnet-4-5",
+                                           "databricks": {"host": emulator.url, "auth_type": "pat"}}))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        picker = app.screen.picker
+        await wait_for(pilot, lambda: "models loaded" in picker.status, what="the listing")
+        picker.query_one("#model").value = "databricks-gpt-5-2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is chat)
+        await wait_for(pilot, lambda: chat.query_one("#status").info.model == "databricks-gpt-5-2")
+        emulator.scripted_model.enqueue(["Hello from GPT."])
+        await send(pilot, chat, "hi")
+        await idle(pilot, chat)
+        assert [a.text for a in chat.query(AssistantEntry)] == ["Hello from GPT."]
+    chat_calls = [r for r in emulator.requests if r.path.endswith("/chat/completions")]
+    assert chat_calls[-1].json["model"] == "databricks-gpt-5-2"
+    assert 'model = "databricks-gpt-5-2"' in (Path(app.services.conversation_store.directory).parent
+                                               / "settings.toml").read_text()
+
+
+async def test_chat_turn_through_the_emulator(make_app: Callable[..., LakecodeApp], emulator: Emulator,
+                                              project: Path) -> None:
+    TokenStore().put_secret(pat_key(emulator.url), emulator.pat)
+    save_settings(Settings.model_validate({"model": "databricks-claude-sonnet-4-5",
+                                           "databricks": {"host": emulator.url, "auth_type": "pat"}}))
+    emulator.scripted_model.enqueue([
+        {"text": "Let me look.",
+         "tool_calls": [{"name": "shell", "arguments": {"command": "echo hi there"}}]},
+        "The command printed: hi there.",
+    ])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        info = chat.query_one("#status").info
+        assert (info.host, info.auth) == (emulator.url, "Access token (PAT)")
+        await send(pilot, chat, "say hi")
+        await wait_for(pilot, lambda: chat.query(ApprovalBar), what="the approval question")
+        await pilot.press("y")
+        await idle(pilot, chat)
+        card = next(iter(chat.query(ToolCard)))
+        assert card.state == "done" and "hi there" in (card.result or "")
+        assert [a.text for a in chat.query(AssistantEntry)][-1] == "The command printed: hi there."
+        assert chat.query_one("#status").info.tokens > 0
