@@ -71,10 +71,11 @@ def demo(auth: str, model: str, directory: Path | None, clean: bool) -> None:
     import tempfile
 
     from lakecode.cli.exit_codes import INTERRUPTED, exit_code_for
+    from lakecode.cli.output import use_color
     from lakecode.errors import LakecodeError
 
     root = directory.resolve() if directory is not None else Path(tempfile.mkdtemp(prefix="lakecode-demo-"))
-    show = _Show(sys.stdout, color=_color(sys.stdout))
+    show = _Show(sys.stdout, color=use_color(sys.stdout))
     code = 0
     try:
         with _isolated(root):
@@ -89,10 +90,6 @@ def demo(auth: str, model: str, directory: Path | None, clean: bool) -> None:
         if clean:
             shutil.rmtree(root, ignore_errors=True)
     sys.exit(code)
-
-
-def _color(stream: TextIO) -> bool:
-    return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 @dataclass

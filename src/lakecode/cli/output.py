@@ -18,6 +18,7 @@ carries the exit code.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
@@ -51,6 +52,7 @@ __all__ = [
     "Renderer",
     "RunContext",
     "result_summary",
+    "use_color",
 ]
 
 SCHEMA_VERSION = 1
@@ -93,6 +95,12 @@ class Renderer(Protocol):
     def error(self, name: str, message: str, hint: str | None, exit_code: int,
               conversation_id: str | None) -> None:
         """The run could not start, or ended with an error."""
+
+
+def use_color(stream: TextIO) -> bool:
+    """Whether to style text written to ``stream``: a terminal, and ``NO_COLOR`` unset."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def _clean(value: Any) -> Any:

@@ -98,10 +98,10 @@ def run(text: str | None, prompt_file: str | None, model: str | None, as_json: b
       git diff | lakecode run -f - --model databricks-claude-sonnet-4-5
       lakecode run --last -t "now document it" --json > events.jsonl
     """
-    from lakecode.cli.output import JsonEvents, Progress
+    from lakecode.cli.output import JsonEvents, Progress, use_color
 
     renderer: Renderer = JsonEvents(sys.stdout) if as_json else Progress(
-        sys.stdout, sys.stderr, color=_color(sys.stderr))
+        sys.stdout, sys.stderr, color=use_color(sys.stderr))
     prompt, problem = _read_prompt(text, prompt_file)
     if problem is None and resume is not None and last:
         problem = "use either --resume or --last, not both"
@@ -124,11 +124,6 @@ class _Options:
     resume: str | None  # None: new conversation; "": the latest; else an id
     cwd: Path | None
     stdin_used: bool
-
-
-def _color(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def _read_prompt(text: str | None, prompt_file: str | None) -> tuple[str, str | None]:
