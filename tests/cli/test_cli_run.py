@@ -167,15 +167,18 @@ def test_resume_of_an_unknown_conversation_is_a_usage_error(emulator: Emulator, 
 
 
 def test_ctrl_c_interrupts_a_running_command(emulator: Emulator, project: Path, home: Path) -> None:
-    proc = lakecode_popen("run", "--yes", "--json", "-t", "run: sleep 30", env=emulator_env(emulator),
-                          cwd=project)
+    proc = lakecode_popen("run", "--yes", "--json", "-t", "run: touch started && sleep 30",
+                          env=emulator_env(emulator), cwd=project)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
         lines.append(line)
         if json.loads(line)["type"] == "tool_call":
             break
-    time.sleep(0.5)  # let the command start
+    deadline = time.monotonic() + 10
+    while not (project / "started").exists():  # the command is running
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=15)
