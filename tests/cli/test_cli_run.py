@@ -407,3 +407,22 @@ def test_help_and_headless_runs_import_neither_textual_nor_the_sdk(emulator: Emu
     for name in (*help_modules, *run_modules):
         assert not name.startswith(FORBIDDEN), name
     assert "asyncio" not in help_modules and "rich" not in run_modules
+
+
+def test_resume_takes_the_model_and_directory_from_the_conversation(emulator: Emulator, project: Path,
+                                                                    home: Path, tmp_path: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "settings.toml").write_text('model = "databricks-gpt-oss-120b"\n')
+    env = base_env(DATABRICKS_HOST=emulator.url, DATABRICKS_TOKEN=emulator.pat)
+    first = lakecode("run", "--model", "databricks-claude-haiku-4-5", "-t", "hi", env=env, cwd=project)
+    assert first.returncode == 0, first.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    second = lakecode("run", "--last", "--json", "-t", "again", env=env, cwd=elsewhere)
+    assert second.returncode == 0, second.stderr
+    started = parse_events(second.stdout)[0]
+    assert started["resumed"] is True and started["cwd"] == str(project.resolve())
+    assert [r["model"] for r in chat_requests(emulator)] == ["databricks-claude-haiku-4-5"] * 2
+    third = lakecode("run", "--last", "--model", MODEL, "-t", "and now", env=env, cwd=elsewhere)
+    assert third.returncode == 0, third.stderr
+    assert chat_requests(emulator)[-1]["model"] == MODEL
