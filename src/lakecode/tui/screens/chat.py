@@ -16,6 +16,7 @@ Slash commands: /settings, /model, /new, /resume, /help, /exit.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -96,10 +97,19 @@ class ChatScreen(Screen[None]):
         yield StatusBar(id="status")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.set_interval(_STATUS_PERIOD, self.update_status)
         self.update_status()
+        await self.transcript.add(NoticeEntry(self._welcome(), "welcome"))
+
+    def _welcome(self) -> str:
+        cwd = self.services.cwd
+        home = Path(self.services.environ.get("HOME") or Path.home())
+        shown = f"~/{cwd.relative_to(home)}" if cwd.is_relative_to(home) and cwd != home else str(cwd)
+        return (f"lakecode works in {shown}. Describe a task and press Enter (Ctrl+J adds a line). "
+                "It reads on its own and asks before it writes a file or runs a command. "
+                "/help lists commands and keys; F2 opens the settings.")
 
     # ---- parts ----------------------------------------------------------------------------------
 
@@ -159,6 +169,8 @@ class ChatScreen(Screen[None]):
             await self.session.connect()
         finally:
             self.connecting = False
+        if not self.is_attached:
+            return
         self.update_status()
         error = self.session.provider_error
         if error is not None:
@@ -262,7 +274,7 @@ class ChatScreen(Screen[None]):
                 self.refresh_bindings()
                 self.set_activity("")
                 self.update_status()
-        if failure is not None:
+        if failure is not None and self.is_attached:
             await self._failed(failure, prompt)
 
     async def _show(self, event: AgentEvent) -> None:
@@ -391,6 +403,8 @@ class ChatScreen(Screen[None]):
             conversation = await asyncio.to_thread(store.load, conversation_id)
         except LakecodeError as exc:
             self.notify(exc.describe(), severity="error", timeout=10)
+            return
+        if not self.is_attached:
             return
         await self._reset(conversation)
         await self.transcript.show_history(conversation.messages)

@@ -71,9 +71,11 @@ class ModelPickerScreen(ModalScreen[str | None]):
         try:
             listing = await list_models(provider, refresh=refresh)
         except LakecodeError as exc:
-            self.picker.show_fallback(exc.message)
+            if self.is_attached:
+                self.picker.show_fallback(exc.message)
             return
-        self.picker.show_listing(listing, where)
+        if self.is_attached:  # not when the dialog was closed meanwhile
+            self.picker.show_listing(listing, where)
 
     def action_refresh(self) -> None:
         """Ask the workspace again."""

@@ -395,7 +395,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
         self._reload = None
         values = self.values()
         picker = self.query_one(ModelPicker)
-        self._show_stored(await asyncio.to_thread(self._stored_flags, values))
+        stored = await asyncio.to_thread(self._stored_flags, values)
+        if not picker.is_attached:
+            return  # the dialog closed meanwhile
+        self._show_stored(stored)
         draft = draft_overrides(values, self.session.overrides)
         gap = self._credential_gap(values)
         if draft is None or gap:
@@ -403,22 +406,30 @@ class SettingsScreen(ModalScreen[Settings | None]):
             return
         where = values.normalized_host or values.base_url.strip() or "the workspace"
         picker.show_loading(where)
-        provider = None
+        provider, listing, error = None, None, None
         try:
             provider = await asyncio.to_thread(self.services.build_provider, draft)
             listing = await list_models(provider, refresh=refresh)
         except LakecodeError as exc:
-            reason = exc.message
-            if isinstance(exc, AuthError) and values.auth_type == "external-browser":
-                reason = f"{reason.rstrip('.')}: press Sign in"
-                self._show_sign_in("Not signed in yet.")
-            # the curated list is Databricks' own; a generic endpoint has none to offer
-            picker.show_fallback(reason, None if values.provider == "databricks" else ())
-            return
+            error = exc
         finally:
             if provider is not None:
                 await provider.aclose()
-        picker.show_listing(listing, where)
+        if not picker.is_attached:
+            return
+        if listing is not None:
+            picker.show_listing(listing, where)
+            line = str(self.query_one("#signin-result", Static).render())
+            if values.auth_type == "external-browser" and not line.startswith("✓"):
+                self._show_sign_in("✓ Signed in earlier (a stored sign-in); sign in again to switch "
+                                   "users.", ok=True)
+            return
+        reason = error.message if error is not None else "No models"
+        if isinstance(error, AuthError) and values.auth_type == "external-browser":
+            reason = f"{reason.rstrip('.')}: press Sign in"
+            self._show_sign_in("Not signed in yet.")
+        # the curated list is Databricks' own; a generic endpoint has none to offer
+        picker.show_fallback(reason, None if values.provider == "databricks" else ())
 
     def _credential_gap(self, values: FormValues) -> str | None:
         """Why models cannot be listed yet, or None."""

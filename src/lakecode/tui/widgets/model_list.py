@@ -184,6 +184,12 @@ class ModelPicker(Vertical):
         else:
             reason = listing.warnings[0] if listing.warnings else listing.status or "No models were listed."
             self.set_status(f"{reason.rstrip('.')} — showing the recommended list", error=True)
+        if not self.value and tiers.discovered:
+            # nothing chosen yet: suggest the first recommended model the workspace serves
+            listed = [m for m in (*tiers.recommended, *tiers.workspace) if m.source != "curated"]
+            suggested = next((m for m in listed if m.recommended and m.supports_tools), None)
+            if suggested is not None:
+                self.query_one("#model", Input).value = suggested.id
         self._fill(tiers)
 
     def show_fallback(self, reason: str, models: Sequence[ModelInfo] | None = None) -> None:

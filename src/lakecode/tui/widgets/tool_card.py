@@ -57,7 +57,7 @@ def _is_long(text: str) -> bool:
     return text.count("\n") >= _FOLD_LINES or len(text) > _FOLD_CHARS
 
 
-class ApprovalBar(Horizontal, can_focus=True):
+class ApprovalBar(Vertical, can_focus=True):
     """Approve once / always for this session / deny, by button or key."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -73,9 +73,10 @@ class ApprovalBar(Horizontal, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._question), classes="approval-question")
-        yield Button("Approve once [y]", id="approve-once", variant="success", compact=True)
-        yield Button("Always this session [a]", id="approve-session", variant="primary", compact=True)
-        yield Button("Deny [n]", id="approve-deny", variant="error", compact=True)
+        with Horizontal(classes="approval-buttons"):
+            yield Button("Approve once [y]", id="approve-once", variant="success", compact=True)
+            yield Button("Always this session [a]", id="approve-session", variant="primary", compact=True)
+            yield Button("Deny [n]", id="approve-deny", variant="error", compact=True)
 
     def action_decide(self, decision: Decision) -> None:
         """Answer the question (first answer wins)."""
@@ -108,10 +109,12 @@ class ToolCard(Vertical):
         self.result: str | None = None
         self._note = ""
         self._approval = ""
+        self._asked = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="tool-header")
-        args = format_arguments(self.call.arguments)
+        # the plan panel shows the task list; its arguments would only repeat it
+        args = "" if self.call.name == "task_list" else format_arguments(self.call.arguments)
         if args and _is_long(args):
             with Collapsible(title="Arguments", collapsed=True, classes="tool-args"):
                 yield Static(Text(args))
@@ -160,14 +163,14 @@ class ToolCard(Vertical):
     async def show_result(self, content: str, is_error: bool, duration: float) -> None:
         """Show what the tool returned (folded when long)."""
         self.result = content
-        took = f"{duration:.1f} s" if duration >= 0.05 else ""
+        took = f"{duration:.1f} s" if duration >= 0.05 and not self._asked else ""
         note = " · ".join(p for p in (self._approval, took) if p)
         if self.state != "denied":
             self.set_state("error" if is_error else "done", note)
             text = _clip(content.rstrip()) or "(no output)"
             lines = text.count("\n") + 1
             classes = "tool-result -error" if is_error else "tool-result"
-            if _is_long(text):
+            if _is_long(text) or self.call.name == "task_list":
                 body = Collapsible(Static(Text(text)), title=f"Output · {lines} lines",
                                    collapsed=True, classes=classes)
                 await self.mount(body)
@@ -177,15 +180,18 @@ class ToolCard(Vertical):
     async def ask(self, access: ToolAccess) -> Decision:
         """Show the approval bar, wait for the user's decision, and remove the bar."""
         self.set_state("waiting")
+        self._asked = True
         question = f"Allow {access.kind}: {access.summary}?"
         bar = ApprovalBar(question)
         await self.query_one(".tool-approval-slot").mount(bar)
-        for collapsible in self.query(".tool-args").results(Collapsible):
+        folded = list(self.query(".tool-args").results(Collapsible))
+        for collapsible in folded:
             collapsible.collapsed = False  # the user should see what they approve
-        bar.focus()
-        bar.scroll_visible()
+        bar.focus(scroll_visible=False)
         try:
             return await bar.decision
         finally:
+            for collapsible in folded:
+                collapsible.collapsed = True
             await bar.remove()
             self.set_state("requested")

@@ -9,6 +9,7 @@ scrolled to the bottom while new content arrives unless the user scrolls up.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -136,6 +137,7 @@ class Transcript(VerticalScroll):
         super().__init__(id=id)
         self._current: AssistantEntry | None = None
         self.cards: dict[str, ToolCard] = {}
+        self._card_shown: dict[str, asyncio.Future[None]] = {}
 
     def on_mount(self) -> None:
         self.anchor()
@@ -148,6 +150,7 @@ class Transcript(VerticalScroll):
         """Remove everything (a new conversation)."""
         self._current = None
         self.cards.clear()
+        self._card_shown.clear()
         await self.remove_children()
 
     async def _assistant(self) -> AssistantEntry:
@@ -167,9 +170,9 @@ class Transcript(VerticalScroll):
         elif isinstance(event, AssistantMessage):
             await self._end_message()
         elif isinstance(event, ToolCallStarted):
-            if event.call.id not in self.cards:  # the approval question may have made it already
-                card = self.cards[event.call.id] = ToolCard(event.call, event.summary)
-                await self.mount(card)
+            card = self.cards[event.call.id] = ToolCard(event.call, event.summary)
+            await self.mount(card)
+            self._shown(event.call.id).set_result(None)
         elif isinstance(event, ToolCallApproved) and event.call_id in self.cards:
             self.cards[event.call_id].approved(event.how)
         elif isinstance(event, ToolCallDenied) and event.call_id in self.cards:
@@ -197,13 +200,22 @@ class Transcript(VerticalScroll):
         if current.is_empty:
             await current.remove()
 
+    def _shown(self, call_id: str) -> asyncio.Future[None]:
+        future = self._card_shown.get(call_id)
+        if future is None:
+            future = self._card_shown[call_id] = asyncio.get_running_loop().create_future()
+        return future
+
     async def ask(self, call: ToolCall, access: ToolAccess) -> Decision:
-        """Ask the user about ``call`` on its card (a card is added if the call has none)."""
-        card = self.cards.get(call.id)
-        if card is None:
-            card = self.cards[call.id] = ToolCard(call, access.summary)
-            await self.mount(card)
-        return await card.ask(access)
+        """Ask the user about ``call`` on its card.
+
+        The agent asks as soon as it has emitted ``ToolCallStarted``; the transcript shows events
+        a moment later, so the question waits for the call's card (keeping cards in order).
+        """
+        await self._shown(call.id)
+        self.anchor()  # the question is at the bottom: show it, and keep following the turn
+        self.scroll_end(animate=False)
+        return await self.cards[call.id].ask(access)
 
     async def show_history(self, messages: Iterable[Message]) -> None:
         """Render a saved conversation (finished messages; tool results on their cards)."""
