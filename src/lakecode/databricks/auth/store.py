@@ -43,7 +43,7 @@ from lakecode.databricks.auth.identity import AuthIdentity, login_command
 from lakecode.databricks.auth.token_source import Token
 from lakecode.errors import TokenStoreError
 from lakecode.redact import register_secret
-from lakecode.secure_io import PRIVATE_FILE_MODE, atomic_write_text, ensure_private_dir
+from lakecode.secure_io import PRIVATE_FILE_MODE, atomic_write_text, ensure_private_dir, move_aside
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -125,14 +125,14 @@ class TokenStore:
 
     def _read(self, path: Path, what: str, hint: str) -> dict[str, Any] | None:
         try:
-            raw = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise TokenStoreError(f"Cannot read {what} from {path}: {exc.strerror}.",
                                   hint=f"Check the permissions of {self.root}.") from None
         try:
-            data = json.loads(raw)
+            data = json.loads(raw.decode("utf-8"))  # bad UTF-8 is corruption like bad JSON
         except (ValueError, UnicodeDecodeError):
             data = None
         if not isinstance(data, dict) or data.get("version") != _VERSION:
@@ -143,12 +143,11 @@ class TokenStore:
         return data
 
     def _move_aside(self, path: Path) -> Path:
-        backup = path.with_name(f"{path.name}.corrupt-{int(self._clock.time())}")
         try:
-            path.replace(backup)
+            return move_aside(path, self._clock.time())
         except OSError:
             _log.warning("could not move the corrupt store file %s aside", path)
-        return backup
+            return path
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         try:
