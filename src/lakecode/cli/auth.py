@@ -39,7 +39,7 @@ def _guarded(func: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from lakecode.cli.exit_codes import exit_code_for
+        from lakecode.cli.exit_codes import USAGE, exit_code_for
         from lakecode.errors import LakecodeError
         from lakecode.redact import redact
 
@@ -48,6 +48,12 @@ def _guarded(func: Callable[..., None]) -> Callable[..., None]:
         except LakecodeError as exc:
             click.echo(redact(exc.describe()), err=True)
             sys.exit(exit_code_for(exc))
+        except OSError as exc:  # e.g. settings.toml cannot be written: say which file and why
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(redact(f"Cannot save{where}: {exc.strerror or exc}.\n  hint: check the "
+                              "disk space and permissions, or set LAKECODE_HOME to a writable "
+                              "directory."), err=True)
+            sys.exit(USAGE)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(exit_code_for(KeyboardInterrupt()))
