@@ -95,12 +95,19 @@ def normalize_host(value: str, *, allow_insecure: bool = False) -> str:
 
     Raises:
         HostError: the value is empty, has credentials in it, uses a scheme other than http(s),
-            uses ``http://`` for a non-loopback host without the opt-in, or has an invalid host
-            name or port.
+            uses ``http://`` for a non-loopback host without the opt-in, has tabs, newlines or
+            control characters inside it, or has an invalid host name or port.
     """
     if not value or not value.strip():
         raise HostError("No workspace host is configured.")
-    scheme, netloc = _split(value)
+    # urlsplit silently deletes tabs and newlines (WHATWG), so "x.com\n.evil.com" would become
+    # the host "x.com.evil.com": refuse such values rather than send credentials elsewhere.
+    if not value.strip().isprintable():
+        raise _refuse(value, "it contains control characters (a newline, a tab, ...)")
+    try:
+        scheme, netloc = _split(value)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise _refuse(value, str(exc)) from None
     if "@" in netloc:
         raise HostError("The workspace URL must not contain a user name or password.")
     try:
