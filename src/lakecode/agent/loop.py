@@ -48,6 +48,7 @@ messages (``bench/agent_overhead.py``: ~0.15 ms per turn in memory, < 1 ms with 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ from lakecode.llm.types import (
 
 __all__ = ["CANCELLED_NOT_RUN", "CANCELLED_RUNNING", "Agent"]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 CANCELLED_RUNNING = "Cancelled by user: the call was interrupted before it finished."
 CANCELLED_NOT_RUN = "Cancelled by user: the call was not run."
 _DONE = object()
@@ -436,9 +438,9 @@ class Agent:
             return ToolResult(f"{call.name} failed: {exc}", is_error=True)
 
     def _add_result(self, call: ToolCall, result: ToolResult, duration: float) -> None:
-        self.conversation.append(
-            Message.tool(call.id, result.content, name=call.name, is_error=result.is_error))
-        self._emit(ToolCallResult(call.id, call.name, result.content, result.is_error, duration))
+        content = _valid_text(result.content)
+        self.conversation.append(Message.tool(call.id, content, name=call.name, is_error=result.is_error))
+        self._emit(ToolCallResult(call.id, call.name, content, result.is_error, duration))
 
     # ---- repair and persistence --------------------------------------------------------------
 
@@ -485,6 +487,17 @@ class Agent:
 
 def _discard(event: AgentEvent) -> None:
     """The emitter when no run is being iterated."""
+
+
+def _valid_text(text: str) -> str:
+    """``text`` as valid Unicode: lone surrogates (a file name that is not UTF-8 comes back from
+    ``os.fsdecode`` as ``\\udcff``) become U+FFFD, as undecodable command output already does,
+    so what the model reads back is text every server and encoder accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _completed(partial: _Partial) -> tuple[Message, str, Usage]:

@@ -151,7 +151,14 @@ def _usage_from(data: Mapping[str, Any] | None) -> Usage:
 
 
 def _dumps(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    """One JSON line. Text is written as UTF-8; a line holding a lone surrogate (model output or
+    tool arguments can carry ``\\ud800`` escapes) is written with ASCII escapes instead, which
+    read back to exactly the same string - a save never fails on what the agent holds."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 # ---- the conversation ----------------------------------------------------------------------

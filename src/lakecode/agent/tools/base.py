@@ -208,12 +208,37 @@ def _check_object(where: str, value: Mapping[str, Any], schema: Mapping[str, Any
             _check_value(f"{prefix}{name}", value[name], sub)
 
 
+def _check_text(where: str, value: object) -> None:
+    """Refuse strings no file system, process or encoder accepts, anywhere in the arguments.
+
+    JSON can carry a NUL character (``\\u0000``) and lone UTF-16 surrogates (``\\ud800``); a
+    path or command holding one fails deep inside ``open``/``exec`` and text holding one cannot
+    be written as UTF-8, so they are argument errors the model can fix.
+    """
+    if isinstance(value, str):
+        if "\0" in value:
+            raise ToolArgumentError(f"'{where}' contains a NUL character (\\u0000), which no path, "
+                                    "command or text file can hold")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ToolArgumentError(f"'{where}' is not valid Unicode text (it holds a lone UTF-16 "
+                                    "surrogate such as \\ud800)") from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_text(f"{where}.{key}" if where else str(key), item)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_text(f"{where}[{i}]", item)
+
+
 def validate_arguments(tool_name: str, args: object, schema: Mapping[str, Any]) -> Mapping[str, Any]:
     """Check ``args`` against the subset of JSON Schema our tool specs use.
 
     Supported: ``type``, ``enum``, ``required``, ``properties``, ``items``, ``minItems`` and
     ``maxItems``. A ``null`` value counts as absent. Unknown arguments are ignored (models
     add them), but are named when a required argument is missing and one looks like it.
+    No string anywhere in ``args`` may hold a NUL character or a lone surrogate.
 
     Returns:
         ``args`` as a mapping.
@@ -225,6 +250,7 @@ def validate_arguments(tool_name: str, args: object, schema: Mapping[str, Any]) 
         raise ToolArgumentError(f"{tool_name}: arguments must be a JSON object, got {_type_name(args)}")
     try:
         _check_object("", args, schema)
+        _check_text("", args)
     except ToolArgumentError as exc:
         raise ToolArgumentError(f"{tool_name}: {exc.message}") from None
     return args
