@@ -37,7 +37,7 @@ def test_pat_login_status_token_logout(emulator: Emulator) -> None:
     result = run("login", "--host", emulator.url + "/serving-endpoints/", "--auth-type", "pat",
                  input=emulator.pat + "\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"Signed in to {emulator.url} (pat).\n"
+    assert result.stdout == f"Signed in to {emulator.url} as emulator-user@example.com (pat).\n"
     saved = settings_path().read_text()
     assert f'host = "{emulator.url}"' in saved and 'auth_type = "pat"' in saved
     assert emulator.pat not in saved

@@ -52,10 +52,10 @@ async def test_databricks_cli_profile_goes_through_the_sdk_and_the_cli(
     resolved = resolve(DatabricksSettings(auth_type="profile", profile="dev"))
     assert (resolved.host, resolved.auth_type, resolved.profile) == (emulator.url, "databricks-cli", "dev")
     who = await verify(resolved)
-    assert who.checked_with in ("/api/2.0/preview/scim/v2/Me", "/api/2.0/serving-endpoints")
+    assert who.checked_with == "/api/2.0/preview/scim/v2/Me"
     token_calls = [c for c in read_calls(fake_cli) if c[:2] == ["auth", "token"]]
     assert token_calls == [["auth", "token", "--profile", "dev", "--force-refresh"]]
-    api = [r for r in emulator.requests if r.path == "/api/2.0/serving-endpoints"][-1]
+    api = [r for r in emulator.requests if r.path == who.checked_with][-1]
     assert api.auth_kind == "bearer" and api.status == 200
     # The SDK's own calls name lakecode first in the User-Agent.
     metadata = [r for r in emulator.requests if r.path == "/.well-known/databricks-config"]
