@@ -46,6 +46,11 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import SecretStr
 
 from lakecode.clock import Clock, system_clock
+from lakecode.databricks.auth.defaults import (
+    DATABRICKS_CLI_CLIENT_ID,
+    DEFAULT_REDIRECT_URI,
+    FALLBACK_PORTS,
+)
 from lakecode.databricks.auth.identity import login_command
 from lakecode.databricks.auth.oidc import OidcEndpoints, discover, oauth_http_client, request_token
 from lakecode.databricks.auth.strategies import U2M_SCOPES
@@ -66,10 +71,6 @@ __all__ = [
     "open_in_browser",
 ]
 
-DATABRICKS_CLI_CLIENT_ID = "databricks-cli"
-DEFAULT_REDIRECT_URI = "http://localhost:8020"
-FALLBACK_PORTS = tuple(range(8021, 8041))
-"""Ports tried after 8020 for the public client (registered for it, as the Databricks CLI uses)."""
 DEFAULT_LOGIN_TIMEOUT = 300.0
 
 Stage: TypeAlias = Literal["listening", "port_fallback", "waiting", "code_received", "exchanging",

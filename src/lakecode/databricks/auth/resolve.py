@@ -40,9 +40,9 @@ from pydantic import SecretStr
 
 from lakecode.clock import Clock, system_clock
 from lakecode.config.settings import DatabricksSettings
+from lakecode.databricks.auth.defaults import DATABRICKS_CLI_CLIENT_ID
 from lakecode.databricks.auth.httpx_auth import BearerAuth
 from lakecode.databricks.auth.identity import AuthIdentity, login_command
-from lakecode.databricks.auth.oauth_login import DATABRICKS_CLI_CLIENT_ID
 from lakecode.databricks.auth.store import TokenStore, client_secret_key, pat_key
 from lakecode.databricks.auth.strategies import (
     M2M_SCOPES,
