@@ -66,6 +66,8 @@ class EmulatorProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
         self._proc = None
 
     @property
