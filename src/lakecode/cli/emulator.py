@@ -138,7 +138,8 @@ def _print_banner(emu: Any, as_json: bool) -> None:
         "",
         "These are the emulator's own throwaway credentials. Try:",
         "",
-        f"  DATABRICKS_HOST={q(emu.url)} DATABRICKS_TOKEN={q(emu.pat)} lakecode run -t 'say hello'",
+        f"  DATABRICKS_HOST={q(emu.url)} DATABRICKS_TOKEN={q(emu.pat)} "
+        "LLM_MODEL=databricks/databricks-claude-sonnet-4-5 lakecode run -t 'say hello'",
         f"  DATABRICKS_HOST={q(emu.url)} DATABRICKS_CLIENT_ID={q(emu.client_id)} "
         f"DATABRICKS_CLIENT_SECRET={q(emu.client_secret)} lakecode models",
         f"  curl -s -H 'Authorization: Bearer {emu.pat}' {emu.url}/api/2.0/serving-endpoints",
