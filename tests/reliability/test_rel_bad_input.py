@@ -260,3 +260,28 @@ async def test_non_utf8_tool_output_is_readable_saved_and_sent_back(
 def test_every_case_table_is_consistent(tmp_path: Path) -> None:
     assert len(_cases(tmp_path)) == len(CASE_IDS)
     assert all(issubclass(type(e), LakecodeError) for e in [HostError("x"), ProfileError("y")])
+
+
+# ---- model text that is not valid Unicode ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_lone_surrogate_in_model_text_becomes_a_replacement_character(
+        emulator: Emulator, stream: bool) -> None:
+    emulator.scripted_model.enqueue(["broken \ud83d half, whole \ud83d\ude00 emoji"])
+    p = provider(emulator, clock=SharedClock(emulator))
+    _, finish = await turn(p, ask(stream=stream))
+    assert finish.message.text == "broken \ufffd half, whole \U0001f600 emoji"
+    await p.aclose()
+
+
+@pytest.mark.parametrize("json_flag", [["--json"], []])
+def test_lakecode_run_prints_a_reply_with_a_lone_surrogate(
+        emulator: Emulator, tmp_path: Path, json_flag: list[str]) -> None:
+    from reliability_helpers import cli_env, lakecode_cli
+
+    emulator.scripted_model.enqueue(["broken \ud83d text"])
+    env = cli_env(tmp_path / "home6", DATABRICKS_HOST=emulator.url, DATABRICKS_TOKEN=emulator.pat)
+    done = lakecode_cli(["run", *json_flag, "--model", MODEL, "-t", "hi"], env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "broken \ufffd text" in done.stdout

@@ -21,6 +21,10 @@ forms - a leading ``"{}"`` fragment before the real arguments, and an object dou
 a JSON string - and empty arguments mean ``{}``. Anything else raises ``ModelBehaviourError``
 naming the tool: guessing arguments would run a tool with input the model never meant.
 
+Text is always valid Unicode: JSON can escape a lone UTF-16 surrogate (``\\ud83d`` without its
+pair), which no UTF-8 output, file or server accepts, so ``decode_json`` turns any such
+character into U+FFFD (a surrogate pair escaped together is an ordinary character already).
+
 A stream that ends (or drops) before the model finished - no ``finish_reason`` and no
 ``[DONE]`` (chat), no ``response.completed`` (Responses) - raises ``StreamError``. Every chunk
 is surfaced as soon as it is parsed: nothing is buffered beyond the assembly of the final
@@ -30,6 +34,7 @@ is surfaced as soon as it is parsed: nothing is buffered beyond the assembly of 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -183,9 +188,40 @@ class ChatAssembler:
         return max(self._a.calls)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89abAB]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    return value
+
+
+def decode_json(data: str | bytes) -> Any:
+    """``json.loads`` whose strings are valid Unicode (lone surrogates become U+FFFD).
+
+    Only a body holding a surrogate escape is walked, so the common case costs one search.
+
+    Raises:
+        ValueError: the data is not JSON.
+    """
+    value = json.loads(data)
+    if isinstance(data, str):
+        found = _SURROGATE_ESCAPE.search(data) is not None
+    else:
+        found = _SURROGATE_ESCAPE_BYTES.search(data) is not None
+    return _valid_unicode(value) if found else value
+
+
 def _decode(data: str) -> Mapping[str, Any]:
     try:
-        value = json.loads(data)
+        value = decode_json(data)
     except ValueError as exc:
         raise StreamError(f"The model service sent an event that is not JSON: {data[:100]!r}") from exc
     if not isinstance(value, Mapping):

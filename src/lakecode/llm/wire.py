@@ -53,7 +53,7 @@ from lakecode.llm.history import normalize_history
 from lakecode.llm.quirks import Dialect, ModelMemory, ModelQuirks
 from lakecode.llm.retry import RetryPolicy, retrying
 from lakecode.llm.serialize import ESSENTIAL_KEYS, serialize_request
-from lakecode.llm.stream import iter_sse_events, parse_response_body
+from lakecode.llm.stream import decode_json, iter_sse_events, parse_response_body
 from lakecode.llm.types import ChatRequest, Finish, StreamEvent
 from lakecode.redact import redact
 
@@ -286,7 +286,7 @@ def _where(request: httpx.Request) -> str:
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return json.loads(response.content)
+        return decode_json(response.content)
     except ValueError as exc:
         where = _where(response.request)
         raise StreamError(f"{where} answered {response.status_code} with a body that is not JSON.",
