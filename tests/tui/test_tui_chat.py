@@ -18,7 +18,7 @@ from lakecode.llm.types import Usage
 from lakecode.testing.fake_provider import ScriptedProvider, ScriptedTurn, tool_call
 from lakecode.tui.app import LakecodeApp
 from lakecode.tui.screens.chat import ChatScreen
-from lakecode.tui.screens.dialogs import HelpScreen, ResumeScreen
+from lakecode.tui.screens.dialogs import ConfirmScreen, HelpScreen, ResumeScreen
 from lakecode.tui.screens.model_picker import ModelPickerScreen
 from lakecode.tui.widgets.prompt import PromptInput
 from lakecode.tui.widgets.status import TaskPanel
@@ -282,3 +282,37 @@ async def test_chat_turn_through_the_emulator(make_app: Callable[..., LakecodeAp
         assert card.state == "done" and "hi there" in (card.result or "")
         assert [a.text for a in chat.query(AssistantEntry)][-1] == "The command printed: hi there."
         assert chat.query_one("#status").info.tokens > 0
+
+
+async def test_saving_settings_builds_a_new_provider_and_closes_the_old(
+        make_app: Callable[..., LakecodeApp]) -> None:
+    save_settings(Settings.model_validate({"model": "scripted-model",
+                                           "databricks": {"host": HOST, "auth_type": "pat"}}))
+    TokenStore().put_secret(pat_key(HOST), "dapi-stored")
+    built: list[ScriptedProvider] = []
+
+    def factory(overrides: object) -> ScriptedProvider:
+        built.append(ScriptedProvider(default="ok"))
+        return built[-1]
+
+    app = make_app(provider_factory=factory)
+    async with app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        first = app.session.provider
+        await send(pilot, chat, "hello")
+        await idle(pilot, chat)
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ChatScreen) and app.screen._ready)
+        app.screen.query_one("#model").value = "scripted-model-2"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="not listed: sure?")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen is chat and app.session.provider not in (None, first),
+                       what="the new provider")
+        await wait_for(pilot, lambda: built[0].closed, what="the old provider to close")
+        assert app.session.provider is built[-1] and not built[-1].closed
+        await send(pilot, chat, "again")
+        await idle(pilot, chat)
+        assert chat.agent is not None and chat.agent.provider is built[-1]
+        assert chat.agent.model == "scripted-model-2"
+        assert [m.text for m in built[-1].requests[0].messages if m.role == "user"] == ["hello", "again"]

@@ -183,7 +183,8 @@ class ChatScreen(Screen[None]):
                 self.show_not_configured()
             return
         self.session.use_saved(settings)
-        self.agent = self.agent if self.running else None  # a running turn finishes on the old one
+        # the next turn builds an agent on the new provider, continuing this conversation; a
+        # running turn finishes on the old provider, which is closed after it
         self.connect()
         self.notify("Settings saved.", timeout=3)
 

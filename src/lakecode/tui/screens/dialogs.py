@@ -43,8 +43,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog confirm-dialog"):
             yield Static(Text(self._question), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self._no} [n]", id="confirm-no", compact=True)
-                yield Button(f"{self._yes} [y]", id="confirm-yes", variant="primary", compact=True)
+                yield Button(f"{self._no} \\[n]", id="confirm-no", compact=True)
+                yield Button(f"{self._yes} \\[y]", id="confirm-yes", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm-yes", Button).focus()
@@ -107,10 +107,11 @@ def summary_row(summary: ConversationSummary) -> Text:
     """One line for a saved conversation: title, model, last update."""
     updated = datetime.fromtimestamp(summary.updated).astimezone().strftime("%Y-%m-%d %H:%M")
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append((summary.title or "(untitled)")[:60].ljust(60), style="bold")
-    text.append(f"  {summary.model or '?':<32}", style="cyan")
+    title = summary.title or "(untitled)"
+    text.append((title if len(title) <= 44 else title[:43] + "…").ljust(44), style="bold")
+    text.append(f"  {summary.model or '?':<30}", style="cyan")
     text.append(f"  {updated}", style="dim")
-    text.append(f"  {summary.turns} turns", style="dim")
+    text.append(f"  {summary.turns} turn{'s' if summary.turns != 1 else ''}", style="dim")
     return text
 
 

@@ -58,6 +58,7 @@ from lakecode.tui.forms import (
 from lakecode.tui.screens.dialogs import ConfirmScreen
 from lakecode.tui.screens.login import LoginOutcome, LoginRequest, LoginScreen
 from lakecode.tui.services import Services, Session, list_models
+from lakecode.tui.widgets.choice import ChoiceSet
 from lakecode.tui.widgets.model_list import ModelPicker
 
 __all__ = ["SettingsScreen"]
@@ -125,7 +126,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             yield Static("", id="env-notice")
             with VerticalScroll(id="settings-body"):
                 yield _label("Provider", "provider")
-                yield RadioSet(*(RadioButton(label, value=kind == values.provider, id=f"provider-{kind}")
+                yield ChoiceSet(*(RadioButton(label, value=kind == values.provider, id=f"provider-{kind}")
                                  for kind, label in PROVIDERS), id="provider", compact=True)
                 with Vertical(id="databricks-section"):
                     yield from self._compose_databricks(values)
@@ -151,7 +152,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     placeholder="paste it from your browser, e.g. https://dbc-a1b2345c-d6e7.cloud.databricks.com")
         yield Static("", id="host-feedback", classes="feedback")
         yield _label("Sign-in method", "auth_type")
-        yield RadioSet(*(RadioButton(label, value=method == values.auth_type, id=f"method-{method}")
+        yield ChoiceSet(*(RadioButton(label, value=method == values.auth_type, id=f"method-{method}")
                          for method, label in AUTH_METHODS), id="auth_type", compact=True)
         yield Static("", id="method-hint", classes="hint")
         with Vertical(id="fields-external-browser", classes="method-fields"):
@@ -280,18 +281,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
         for method, _ in AUTH_METHODS:
             self.query_one(f"#fields-{method}").display = method == values.auth_type
         normalized, error = host_feedback(values.host)
-        feedback = self.query_one("#host-feedback", Static)
-        if error:
-            feedback.update(Text(f"✗ {error}"))
-        elif normalized and normalized != values.host.strip():
-            feedback.update(Text(f"→ {normalized}"))
-        else:
-            feedback.update("")
-        feedback.set_class(bool(error), "error")
+        host_note = f"✗ {error}" if error else (
+            f"→ {normalized}" if normalized and normalized != values.host.strip() else "")
+        _feedback(self.query_one("#host-feedback", Static), host_note, error=bool(error))
         client_id = values.client_id.strip()
         uuid_note = "" if not client_id or is_uuid(client_id) else \
             "✗ Not a UUID: use the service principal's application id (8-4-4-4-12 hex digits)."
-        self.query_one("#client_id-feedback", Static).update(Text(uuid_note))
+        _feedback(self.query_one("#client_id-feedback", Static), uuid_note, error=True)
         self.query_one("#method-hint", Static).update(
             Text(method_hint(values, config_file=self._config_file())))
 
@@ -534,6 +530,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
         if self.session.load_error is not None:
             backup_corrupt(self.services.settings_file, clock=self.services.clock)
         save_settings(settings, self.services.settings_file)
+
+
+def _feedback(line: Static, text: str, *, error: bool) -> None:
+    """Show a feedback line under a field (hidden while there is nothing to say)."""
+    line.update(Text(text))
+    line.display = bool(text)
+    line.set_class(error, "error")
 
 
 def _method(value: str) -> AuthMethod:

@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 __all__ = ["SignInPanel"]
 
@@ -39,18 +39,19 @@ class SignInPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Contacting the workspace…", id="signin-status")
-        yield Label("Open this address to sign in (select it, or press Copy):", classes="field-label")
-        with Horizontal(classes="signin-url-row"):
-            yield TextArea("", id="signin-url", read_only=True, soft_wrap=True, show_line_numbers=False)
+        with Horizontal(classes="signin-url-label"):
+            yield Static("Open this address to sign in (select it, or press Copy):", classes="field-label")
             yield Button("Copy", id="signin-copy", compact=True)
-        yield Label("No browser here? Sign in on any device, then paste the address it ends on "
-                    "(http://localhost:…/?code=…):", classes="field-label")
+        yield TextArea("", id="signin-url", read_only=True, soft_wrap=True, show_line_numbers=False,
+                       compact=True)
+        yield Static("No browser here? Sign in on any device, then paste the address it ends on "
+                     "(http://localhost:…/?code=…):", classes="field-label")
         with Horizontal(classes="signin-paste-row"):
             yield Input(id="signin-paste", password=True,
                         placeholder="paste the redirected address here, then press Enter")
             yield Button("Submit", id="signin-submit", compact=True)
         with Horizontal(classes="dialog-buttons"):
-            yield Button("Cancel sign-in [Esc]", id="signin-cancel", variant="warning", compact=True)
+            yield Button("Cancel sign-in \\[Esc]", id="signin-cancel", variant="warning", compact=True)
 
     # ---- what the screen tells it ---------------------------------------------------------------
 

@@ -74,9 +74,9 @@ class ApprovalBar(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static(Text(self._question), classes="approval-question")
         with Horizontal(classes="approval-buttons"):
-            yield Button("Approve once [y]", id="approve-once", variant="success", compact=True)
-            yield Button("Always this session [a]", id="approve-session", variant="primary", compact=True)
-            yield Button("Deny [n]", id="approve-deny", variant="error", compact=True)
+            yield Button("Approve once \\[y]", id="approve-once", variant="success", compact=True)
+            yield Button("Always this session \\[a]", id="approve-session", variant="primary", compact=True)
+            yield Button("Deny \\[n]", id="approve-deny", variant="error", compact=True)
 
     def action_decide(self, decision: Decision) -> None:
         """Answer the question (first answer wins)."""
@@ -130,7 +130,10 @@ class ToolCard(Vertical):
         text = Text()
         text.append(f"{glyph} ", style=style)
         text.append(self.call.name, style="bold")
-        detail = self.summary.removeprefix(f"{self.call.name}:").strip()
+        detail = self.summary
+        for prefix in (f"{self.call.name}:", f"{self.call.name} "):
+            detail = detail.removeprefix(prefix)
+        detail = detail.strip()
         if detail and detail != self.call.name:
             text.append(f"  {detail}")
         text.append(f"   {self._state_text()}", style=f"dim {style}")
@@ -163,14 +166,16 @@ class ToolCard(Vertical):
     async def show_result(self, content: str, is_error: bool, duration: float) -> None:
         """Show what the tool returned (folded when long)."""
         self.result = content
-        took = f"{duration:.1f} s" if duration >= 0.05 and not self._asked else ""
+        took = f"{duration:.0f} s" if duration >= 1 and not self._asked else ""  # only slow ones
         note = " · ".join(p for p in (self._approval, took) if p)
-        if self.state != "denied":
+        if self.call.name == "task_list" and not is_error:
+            self.set_state("done", note)  # the plan panel shows the list
+        elif self.state != "denied":
             self.set_state("error" if is_error else "done", note)
             text = _clip(content.rstrip()) or "(no output)"
             lines = text.count("\n") + 1
             classes = "tool-result -error" if is_error else "tool-result"
-            if _is_long(text) or self.call.name == "task_list":
+            if _is_long(text):
                 body = Collapsible(Static(Text(text)), title=f"Output · {lines} lines",
                                    collapsed=True, classes=classes)
                 await self.mount(body)
