@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,7 +45,10 @@ class Driver:
                 ",".join(models), "--auth", auth, "--pat", emu.pat, "--client-id", emu.client_id,
                 "--client-secret", emu.client_secret]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "LLM_", "OPENAI_"))}
-        env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+        # lakecode's discovery cache and route memory go to a throwaway home, never the user's.
+        self._home = tempfile.TemporaryDirectory(prefix="lakecode-bench-")
+        env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LAKECODE_HOME=self._home.name,
+                   DATABRICKS_CONFIG_FILE=os.path.join(self._home.name, "databrickscfg"))
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                       env=env)
         self._read()  # {"ready": ...}
@@ -82,6 +86,10 @@ class Driver:
         except (OSError, subprocess.TimeoutExpired):
             self._proc.kill()
             self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+        self._home.cleanup()
 
 
 def contenders(envs: dict[str, ThrowawayEnv]) -> dict[str, Path | str]:

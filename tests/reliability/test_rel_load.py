@@ -92,3 +92,76 @@ async def _text(p: object, model: str, text: str) -> str:
             finish = event
     assert finish is not None
     return finish.message.text
+
+
+async def test_streams_under_rate_limits_and_5xx_all_finish(emu: Emulator) -> None:
+    """100 concurrent streams while the service answers 40 of them 429 and 30 of them 503."""
+    emu.faults.rate_limit(retry_after=1, count=40, method="POST")
+    emu.faults.server_error(503, count=30, method="POST")
+    clock = SharedClock(emu)
+    tasks_before = asyncio.all_tasks()
+    p = provider(emu, clock=clock)
+    results = await asyncio.wait_for(asyncio.gather(*(
+        _text(p, MODELS[i % len(MODELS)], f"busy {i}") for i in range(100))), timeout=180)
+    assert results == [f"Echo: busy {i}" for i in range(100)]
+    statuses = [r.status for r in emu.requests if r.path.endswith("/chat/completions")]
+    assert statuses.count(429) == 40 and statuses.count(503) == 30 and statuses.count(200) == 100
+    await p.aclose()
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() == tasks_before
+
+
+async def test_cancelling_half_of_the_streams_leaks_nothing(emu: Emulator) -> None:
+    emu.faults.slow_stream(0.02, count=None)
+    fds_before = open_fds()
+    tasks_before = asyncio.all_tasks()
+    p = provider(emu, clock=SharedClock(emu))
+    started = asyncio.Event()
+    count = 0
+
+    async def one(i: int) -> str:
+        nonlocal count
+        request = ChatRequest(model=MODELS[i % len(MODELS)], messages=(Message.user(f"long {i} " * 5),))
+        text = ""
+        async for event in p.stream_chat(request):
+            count += 1
+            if count >= 20:
+                started.set()
+            if isinstance(event, Finish):
+                text = event.message.text
+        return text
+
+    tasks = [asyncio.ensure_future(one(i)) for i in range(60)]
+    await asyncio.wait_for(started.wait(), timeout=60)
+    for task in tasks[::2]:
+        task.cancel()
+    done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=120)
+    assert all(isinstance(r, asyncio.CancelledError) for r in done[::2])
+    assert list(done[1::2]) == ["Echo: " + f"long {i} " * 5 for i in range(1, 60, 2)]
+    # The provider still works after the cancellations (no slot of the per-endpoint cap leaked).
+    emu.faults.clear()
+    assert await asyncio.wait_for(_text(p, MODELS[0], "after"), timeout=30) == "Echo: after"
+    await p.aclose()
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() == tasks_before
+    assert await settle_fds(fds_before) <= fds_before
+
+
+async def test_a_real_short_token_lifetime_under_load() -> None:
+    """Tokens that really live 4 s while 200 streams run for several seconds: every stream
+    finishes and tokens are minted about once per half-lifetime, never per request."""
+    import time
+
+    config = EmulatorConfig(token_ttl=4.0, synthetic_endpoints=len(MODELS), stream_chunk_chars=6)
+    with Emulator(config) as server:
+        server.faults.slow_stream(0.08, count=None)
+        p = provider(server, auth="oauth-m2m")
+        started = time.monotonic()
+        results = await asyncio.wait_for(asyncio.gather(*(
+            _text(p, MODELS[i % len(MODELS)], f"real {i}") for i in range(STREAMS))), timeout=240)
+        elapsed = time.monotonic() - started
+        await p.aclose()
+        mints = server.token_requests.count("client_credentials")
+    assert results == [f"Echo: real {i}" for i in range(STREAMS)]
+    assert elapsed > 2.0  # the run outlived the first token's refresh point
+    assert 2 <= mints <= elapsed / 1.5 + 2, (mints, elapsed)

@@ -321,3 +321,23 @@ def test_an_unusable_lakecode_home_is_a_clear_error_not_a_traceback(
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert str(blocker / "home") in done.stderr and "Traceback" not in done.stderr
     assert blocker.read_text().startswith("LAKECODE_HOME")
+
+
+async def test_a_browser_sign_in_revoked_mid_session_asks_for_a_new_sign_in(
+        emulator: Emulator, tmp_path: Path) -> None:
+    from lakecode.errors import AuthError
+
+    store = TokenStore()
+    _, token = signed_in(emulator, store)
+    p = u2m_provider(emulator, SharedClock(emulator))
+    conversations = ConversationStore()
+    a = agent(p, tmp_path, store=conversations)
+    assert (await collect(a, "first"))[1] is None
+    assert emulator.revoke(token.access_token) and emulator.revoke(token.refresh_token or "")
+    _, error = await collect(a, "second")
+    assert isinstance(error, AuthError)
+    assert "--auth-type external-browser" in (error.hint or "") and emulator.url in (error.hint or "")
+    assert emulator.token_requests.count("refresh_token") == 1  # one attempt, no storm
+    saved = conversations.load(a.conversation.id)
+    assert [m.text for m in saved.messages if m.role == "user"] == ["first", "second"]
+    await p.aclose()  # type: ignore[attr-defined]

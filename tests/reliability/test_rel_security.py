@@ -310,3 +310,22 @@ def test_the_environment_seen_by_tools_has_no_secret_variables(emulator: Emulato
     names = next(e["output"] for e in results if e.get("type") == "tool_result")
     assert "DATABRICKS_TOKEN" not in names and "PATH" in names
     assert os.environ.get("DATABRICKS_TOKEN") is None
+
+
+async def test_token_store_entries_locks_and_their_directories_are_private_under_umask_0(
+        tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens")
+    identity = u2m_identity("https://x.cloud.databricks.com")
+    old = os.umask(0)
+    try:
+        store.save_token(identity, Token("a" * 40, expires_at=2e9, obtained_at=1e9, refresh_token="r" * 40))
+        store.put_secret("databricks-pat:https://x.cloud.databricks.com", SecretStr("dapi" + "5" * 32))
+        async with store.locked(identity):
+            pass
+    finally:
+        os.umask(old)
+    files = [p for p in store.root.rglob("*") if p.is_file()]
+    dirs = [store.root, *[p for p in store.root.rglob("*") if p.is_dir()]]
+    assert {p.parent.name for p in files} == {"oauth", "secrets", "locks"}
+    assert {str(p): _mode(p) for p in files} == {str(p): 0o600 for p in files}
+    assert {str(d): _mode(d) for d in dirs} == {str(d): 0o700 for d in dirs}

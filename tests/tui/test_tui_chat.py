@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,11 +12,12 @@ from tui_helpers import SIZE, wait_for
 
 from lakecode.config.settings import Settings
 from lakecode.config.store import save_settings
-from lakecode.databricks.auth.store import TokenStore, pat_key
+from lakecode.databricks.auth.store import TokenStore, client_secret_key, pat_key
 from lakecode.emulator import Emulator
 from lakecode.errors import ConfigError
 from lakecode.llm.types import Usage
 from lakecode.testing.fake_provider import ScriptedProvider, ScriptedTurn, tool_call
+from lakecode.testing.fakes import FakeClock
 from lakecode.tui.app import LakecodeApp
 from lakecode.tui.screens.chat import ChatScreen
 from lakecode.tui.screens.dialogs import ConfirmScreen, HelpScreen, ResumeScreen
@@ -316,3 +318,25 @@ async def test_saving_settings_builds_a_new_provider_and_closes_the_old(
         assert chat.agent is not None and chat.agent.provider is built[-1]
         assert chat.agent.model == "scripted-model-2"
         assert [m.text for m in built[-1].requests[0].messages if m.role == "user"] == ["hello", "again"]
+
+
+async def test_oauth_token_is_renewed_in_the_background(make_app: Callable[..., LakecodeApp],
+                                                        emulator: Emulator) -> None:
+    TokenStore().put_secret(client_secret_key(emulator.url, emulator.client_id), emulator.client_secret)
+    save_settings(Settings.model_validate({"model": "databricks-claude-sonnet-4-5", "databricks": {
+        "host": emulator.url, "auth_type": "oauth-m2m", "client_id": emulator.client_id}}))
+    clock = FakeClock(start=time.time())  # the emulator's tokens carry real `exp` claims
+    app = make_app(clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        status = chat.query_one("#status")
+        await wait_for(pilot, lambda: status.info.expiry == "60 min", what="the first token")
+        assert status.info.auth == "Service principal (M2M)"
+        assert emulator.token_requests.count("client_credentials") == 1
+        clock.advance(3400)  # inside the refresh margin: renewed before anything needs it
+        emulator.clock.advance(3400)  # the workspace's clock moves too, so new tokens live 60 min
+        assert status.info.expiry == "60 min"  # not yet redrawn
+        chat.update_status()
+        await wait_for(pilot, lambda: emulator.token_requests.count("client_credentials") == 2,
+                       what="the renewal")
+        await wait_for(pilot, lambda: status.info.expiry == "60 min")

@@ -30,6 +30,7 @@ from lakecode.config.store import load_settings
 from lakecode.databricks.auth.httpx_auth import BearerAuth
 from lakecode.databricks.auth.oauth_login import DEFAULT_LOGIN_TIMEOUT, open_in_browser
 from lakecode.databricks.auth.store import TokenStore
+from lakecode.databricks.auth.token_source import TokenSource
 from lakecode.databricks.profiles import Profile, config_file_path, list_profiles
 from lakecode.errors import ConfigError, LakecodeError
 from lakecode.llm.provider import Provider
@@ -37,7 +38,7 @@ from lakecode.llm.types import ModelListing
 from lakecode.runtime import build_agent, build_provider, missing_settings
 
 __all__ = ["ProviderFactory", "Services", "Session", "SharedTransport", "list_models", "shared_transport",
-           "token_expiry"]
+           "token_expiry", "token_source"]
 
 ProviderFactory = Callable[[EnvOverrides], Provider]
 """Builds a provider from effective settings; may block (it runs in a thread)."""
@@ -116,13 +117,17 @@ class Services:
         return list_profiles(environ=self.environ)
 
 
+def token_source(provider: Provider | None) -> TokenSource | None:
+    """The token source behind a Databricks provider's requests, or None for other providers."""
+    auth = getattr(getattr(provider, "http", None), "auth", None)
+    return auth.source if isinstance(auth, BearerAuth) else None
+
+
 def token_expiry(provider: Provider | None) -> float | None:
     """When the provider's current OAuth token expires (epoch seconds), without any I/O;
     None for a token that does not expire (a PAT), no token yet, or a non-Databricks provider."""
-    auth = getattr(getattr(provider, "http", None), "auth", None)
-    if not isinstance(auth, BearerAuth):
-        return None
-    token = auth.source.cached()
+    source = token_source(provider)
+    token = source.cached() if source is not None else None
     return token.expires_at if token is not None else None
 
 

@@ -49,7 +49,7 @@ from lakecode.tui.forms import AUTH_LABELS
 from lakecode.tui.screens.dialogs import HelpScreen, ResumeScreen
 from lakecode.tui.screens.model_picker import ModelPickerScreen
 from lakecode.tui.screens.settings import SettingsScreen
-from lakecode.tui.services import Services, Session, token_expiry
+from lakecode.tui.services import Services, Session, token_expiry, token_source
 from lakecode.tui.widgets.prompt import SLASH_COMMANDS, PromptInput
 from lakecode.tui.widgets.status import StatusBar, StatusInfo, TaskPanel, format_expiry
 from lakecode.tui.widgets.transcript import NoticeEntry, Transcript, UserEntry
@@ -151,6 +151,31 @@ class ChatScreen(Screen[None]):
         self.query_one(StatusBar).show(StatusInfo(host=session.host or "", model=session.model or "",
                                                   auth=auth, expiry=expiry, tokens=self.tokens,
                                                   state=state))
+        self._renew_if_due()
+
+    def _renew_if_due(self) -> None:
+        """Renew an OAuth token in the background shortly before it expires, so the next turn
+        does not wait for it (and an expired sign-in shows up while idle, not mid-task)."""
+        source = token_source(self.session.provider)
+        token = source.cached() if source is not None else None
+        if token is not None and not self.running and not token.is_fresh(self.services.clock.time()):
+            self.renew_token()
+
+    @work(exclusive=True, group="token")
+    async def renew_token(self) -> None:
+        """Get a valid token for the provider (fetching or refreshing it as needed)."""
+        source = token_source(self.session.provider)
+        if source is None:
+            return
+        try:
+            await source.token()
+        except LakecodeError as exc:
+            if self.is_attached:
+                self.notify(f"{exc.describe()}\nPress F2 to sign in again.", title="Sign-in expired",
+                            severity="warning", timeout=15)
+            return
+        if self.is_attached:
+            self.update_status()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show Interrupt only while a turn runs."""
@@ -172,6 +197,8 @@ class ChatScreen(Screen[None]):
         if not self.is_attached:
             return
         self.update_status()
+        if token_source(self.session.provider) is not None:
+            self.renew_token()  # signs in now (shows the token's lifetime) rather than on the first turn
         error = self.session.provider_error
         if error is not None:
             self.notify(error.describe(), title="Not connected", severity="warning", timeout=12)
@@ -310,6 +337,8 @@ class ChatScreen(Screen[None]):
             self.prompt.set_text(prompt)
         if isinstance(error, ConfigError | AuthError):
             self.update_status()
+            self.notify("Press F2 to open the settings and sign in again or fix the configuration.",
+                        timeout=15)
 
     async def _ask(self, call: ToolCall, access: ToolAccess) -> Decision:
         """The approval callback: ask on the call's card, then give the prompt its focus back."""
