@@ -93,16 +93,21 @@ async def test_sign_in_from_the_button_completes_through_the_loopback_callback(
 
 async def test_sign_in_by_pasting_the_redirected_address(make_app: Callable[..., LakecodeApp],
                                                          emulator: Emulator) -> None:
-    app = make_app()
+    async def no_browser(url: str) -> bool:
+        return False
+
+    app = make_app(open_browser=no_browser)
     async with app.run_test(size=SIZE) as pilot:
         screen = await settings_screen(pilot)
         fill(screen, host=emulator.url)
         login = await start_sign_in(pilot, screen)
-        login.query_one("#signin-paste").value = "http://localhost:8020/no-query-here"
-        login.query_one("#signin-submit", Button).press()
+        paste = login.query_one("#signin-paste")
+        # No browser opened, so the cursor waits in the paste field: typing goes straight there.
+        await wait_for(pilot, lambda: login.focused is paste, what="the paste field's focus")
+        await pilot.press(*"http://localhost:8020/no-query-here", "enter")
         await wait_for(pilot, lambda: "no ?code=" in login.panel.status, what="the paste problem")
-        assert app.screen is login  # still waiting
-        login.query_one("#signin-paste").value = await authorize(login.panel.authorize_url)
+        assert app.screen is login and paste.value == ""  # still waiting
+        paste.value = await authorize(login.panel.authorize_url)
         login.query_one("#signin-submit", Button).press()
         await wait_for(pilot, lambda: app.screen is screen, what="the dialog to close")
         assert sign_in_line(screen).startswith("✓ Signed in")

@@ -135,6 +135,8 @@ class LoginScreen(ModalScreen[LoginOutcome]):
                 "Your browser should now be open: sign in there. Waiting for it…" if opened else
                 "No browser can be opened here: open the address below on any device, sign in, then "
                 "paste the address the browser ends on. Waiting…")
+            if not opened:
+                panel.focus_paste()
             token = await login.wait()
             result = await complete_browser_login(login, token, base=self.request.base,
                                                   store=self.services.store, clock=clock,

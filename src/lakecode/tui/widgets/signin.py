@@ -76,6 +76,10 @@ class SignInPanel(Vertical):
         status.update(Text(f"✗ {text}" if error else text), layout=False)
         status.set_class(error, "error")
 
+    def focus_paste(self) -> None:
+        """Put the cursor in the paste-back field (no browser opened: pasting is the next step)."""
+        self.query_one("#signin-paste", Input).focus()
+
     # ---- events ---------------------------------------------------------------------------------
 
     @on(Button.Pressed, "#signin-cancel")
