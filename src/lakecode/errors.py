@@ -60,6 +60,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StreamError",
+    "TLSError",
     "TokenStoreError",
     "ToolsUnsupportedError",
     "UnsupportedParameterError",
@@ -279,6 +280,13 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class TLSError(APIConnectionError):
+    """The TLS handshake failed (https spoken to a plain-http server, or an untrusted
+    certificate): trying again cannot help."""
+
+    retryable = False
 
 
 class StreamError(APIError):

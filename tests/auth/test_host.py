@@ -65,6 +65,11 @@ def test_urls_come_from_the_origin_only(value: str, expected: str) -> None:
         ("http://LOCALHOST:9000", "http://localhost:9000"),
         ("http://[::1]:9000/x", "http://[::1]:9000"),
         ("http://127.0.0.1:80/", "http://127.0.0.1"),
+        # No scheme on a loopback host: the local emulator, which speaks plain http.
+        ("127.0.0.1:8765/serving-endpoints", "http://127.0.0.1:8765"),
+        ("LOCALHOST:9000", "http://localhost:9000"),
+        ("[::1]:9000", "http://[::1]:9000"),
+        ("https://localhost:9443", "https://localhost:9443"),
         ("https://example.com:8443/", "https://example.com:8443"),
         ("https://dbc-x.cloud.databricks.us", "https://dbc-x.cloud.databricks.us"),
         ("https://123.ai-gateway.cloud.databricks.com/mlflow/v1", "https://123.ai-gateway.cloud.databricks.com"),

@@ -96,4 +96,4 @@ async def test_unreachable_token_endpoint_is_a_connection_error() -> None:
         with pytest.raises(APIConnectionError) as info:
             await request_token(http, f"{HOST}/oidc/v1/token", "client_credentials", clock=FakeClock(),
                                 host=HOST, relogin_hint="")
-    assert info.value.message == f"Cannot reach {HOST}: refused"
+    assert info.value.message == f"Could not reach {HOST}: refused"

@@ -426,3 +426,17 @@ def test_resume_takes_the_model_and_directory_from_the_conversation(emulator: Em
     third = lakecode("run", "--last", "--model", MODEL, "-t", "and now", env=env, cwd=elsewhere)
     assert third.returncode == 0, third.stderr
     assert chat_requests(emulator)[-1]["model"] == MODEL
+
+
+def test_https_to_a_plain_http_host_fails_at_once_with_the_fix(emulator: Emulator, project: Path) -> None:
+    """A TLS mismatch cannot heal: no retries, and the hint names the http:// URL to use."""
+    https = emulator.url.replace("http://", "https://")
+    result = lakecode("run", "--json", "-t", "hello", env=emulator_env(emulator, DATABRICKS_HOST=https),
+                      cwd=project)
+    assert result.returncode == 4
+    events = parse_events(result.stdout)
+    assert [e for e in events if e["type"] == "retry"] == []
+    last = events[-1]
+    assert last["type"] == "error" and last["error"] == "TLSError"
+    assert last["message"].startswith(f"Could not reach {https} for {MODEL}: ")
+    assert f"A local emulator is reached as {emulator.url}" in last["hint"]

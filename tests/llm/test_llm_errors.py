@@ -7,15 +7,19 @@ import json
 import httpx
 import pytest
 
+from lakecode.emulator import Emulator
 from lakecode.errors import (
+    APIConnectionError,
+    APITimeoutError,
     ContextOverflowError,
     MaxTokensExceededError,
     RateLimitError,
+    TLSError,
     ToolsUnsupportedError,
     UnsupportedParameterError,
     WrongRouteError,
 )
-from lakecode.llm.errors import error_from_response
+from lakecode.llm.errors import error_from_response, error_from_transport
 from lakecode.llm.retry import is_retryable
 
 URL = "https://ws.example.com/serving-endpoints/chat/completions"
@@ -77,3 +81,67 @@ def test_route_and_tool_errors() -> None:
                                 endpoint="databricks-meta-llama-3-3-70b-instruct")
     assert isinstance(tools, ToolsUnsupportedError)
     assert "databricks-meta-llama-3-3-70b-instruct" in str(tools)
+
+
+# ---- requests that got no answer: one classifier for OAuth, discovery and inference ----------
+
+
+def _refused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again: nothing listens there
+
+
+async def _error_of(url: str) -> APIConnectionError:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.RequestError) as caught:
+            await client.get(url)
+    return error_from_transport(caught.value, url, what="/api/2.0/serving-endpoints")
+
+
+async def test_https_spoken_to_a_plain_http_server_is_a_tls_error_with_the_http_url(
+        emulator: Emulator) -> None:
+    https = emulator.url.replace("http://", "https://")
+    error = await _error_of(f"{https}/api/2.0/serving-endpoints")
+    assert isinstance(error, TLSError) and not is_retryable(error)
+    assert error.message.startswith(f"Could not reach {https} for /api/2.0/serving-endpoints: ")
+    assert error.hint == (f"{https} answered in plain HTTP, not HTTPS. A local emulator is reached as "
+                          f"{emulator.url}; a real workspace always uses https://.")
+
+
+async def test_a_port_nobody_listens_on_says_so() -> None:
+    origin = f"http://127.0.0.1:{_refused_port()}"
+    error = await _error_of(f"{origin}/x")
+    assert type(error) is APIConnectionError and is_retryable(error)
+    assert error.hint is not None and error.hint.startswith(f"Nothing is listening at {origin}:")
+
+
+def test_a_host_name_that_does_not_resolve_says_so() -> None:
+    import socket
+
+    exc = httpx.ConnectError("[Errno -2] Name or service not known")
+    exc.__cause__ = socket.gaierror(-2, "Name or service not known")
+    error = error_from_transport(exc, "https://dbc-typo.cloud.databricks.com/serving-endpoints/x", what="m")
+    assert type(error) is APIConnectionError
+    assert error.message == ("Could not reach https://dbc-typo.cloud.databricks.com for m: "
+                             "[Errno -2] Name or service not known")
+    assert error.hint == ("The host name in https://dbc-typo.cloud.databricks.com does not resolve: "
+                          "check its spelling (and your VPN).")
+
+
+def test_an_untrusted_certificate_is_a_tls_error_naming_the_ca_bundle() -> None:
+    import ssl
+
+    exc = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    exc.__context__ = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    error = error_from_transport(exc, "https://ws.example.com/x")
+    assert isinstance(error, TLSError) and not is_retryable(error)
+    assert "SSL_CERT_FILE" in (error.hint or "")
+
+
+def test_a_timeout_is_a_retryable_timeout_error() -> None:
+    error = error_from_transport(httpx.ReadTimeout("read timed out"), URL, what="m")
+    assert isinstance(error, APITimeoutError) and is_retryable(error)
+    assert error.message == "https://ws.example.com did not answer in time for m (ReadTimeout)."

@@ -148,3 +148,19 @@ def test_models_with_a_rejected_credential_exits_3_with_one_warning(
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len([w for w in warnings if "rejected the credential" in w]) == 1
     assert "dapi" + "0" * 32 not in result.stderr + result.stdout
+
+
+def test_a_host_no_listing_can_reach_is_one_warning_with_its_cause(
+        monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
+    """https:// to the plain-http emulator: every listing fails alike, so one warning says why
+    (not five TLS tracebacks), and the curated list is still shown."""
+    https = emulator.url.replace("http://", "https://")
+    result = _invoke(monkeypatch, emulator, env={"DATABRICKS_HOST": https})
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"warning: No model listing could be reached. Could not reach {https} for ")
+    assert f"hint: {https} answered in plain HTTP, not HTTPS. A local emulator is reached as " \
+           f"{emulator.url}" in result.stderr
+    assert "curated" in result.stdout and "discovered" not in result.stdout
+    assert emulator.requests == []  # nothing it understood ever reached it

@@ -69,7 +69,8 @@ def _refuse(value: str, reason: str) -> HostError:
 
 
 def _split(value: str) -> tuple[str, str]:
-    """``(scheme, netloc)`` of a pasted value; a value with no scheme is taken as https."""
+    """``(scheme, netloc)`` of a pasted value. A value with no scheme is taken as https, except a
+    loopback host (``localhost:8765``): that is the local emulator, which speaks plain http."""
     text = value.strip()
     lowered = text.lower()
     if lowered.startswith("//"):
@@ -77,13 +78,17 @@ def _split(value: str) -> tuple[str, str]:
     elif "://" not in lowered:
         text = "https://" + text
     parts = urlsplit(text)
-    return parts.scheme.lower(), parts.netloc
+    scheme = parts.scheme.lower()
+    if "://" not in lowered and parts.hostname is not None and is_loopback_host(parts.hostname):
+        scheme = "http"
+    return scheme, parts.netloc
 
 
 def normalize_host(value: str, *, allow_insecure: bool = False) -> str:
     """The canonical workspace origin for anything a user may paste as a host.
 
-    Steps: trim; add ``https://`` when there is no scheme; lower-case the host; drop a default
+    Steps: trim; add ``https://`` when there is no scheme (``http://`` for a loopback host such as
+    ``localhost:8765``, the local emulator); lower-case the host; drop a default
     port (``:443`` for https); drop any path, query and fragment.
 
     Args:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from lakecode.errors import (
+    APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ContextOverflowError,
@@ -37,6 +41,7 @@ from lakecode.errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    TLSError,
     ToolsUnsupportedError,
     UnsupportedParameterError,
     WrongHostError,
@@ -47,6 +52,7 @@ from lakecode.redact import redact
 __all__ = [
     "ErrorInfo",
     "error_from_response",
+    "error_from_transport",
     "extract_error",
     "is_invalid_token",
     "parse_retry_after",
@@ -212,6 +218,52 @@ def error_from_response(response: httpx.Response, *, endpoint: str | None = None
     info = extract_error(response.status_code, response.headers, response.content, now=now)
     url = str(response.request.url.copy_with(query=None)) if response.request else None
     return classify(info, url=url, endpoint=endpoint)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (httpx wraps the socket's own errors)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def error_from_transport(exc: httpx.RequestError, url: str, *, what: str = "") -> APIConnectionError:
+    """The ``lakecode.errors`` exception for a request that got no answer at all.
+
+    ``url`` is the URL (without query) that was called, ``what`` what the request was for
+    (e.g. ``"databricks-claude-sonnet-4-5"`` or ``"/api/2.0/serving-endpoints"``). The hint names
+    the likely cause: https spoken to a plain-http server or an untrusted certificate (a
+    ``TLSError``, not retried), nothing listening on the port, a host name that does not
+    resolve, a timeout.
+    """
+    origin = _origin(url)
+    about = f" for {what}" if what else ""
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"{origin} did not answer in time{about} ({type(exc).__name__}).", url=url)
+    detail = redact(str(exc)) or type(exc).__name__
+    message = f"Could not reach {origin}{about}: {detail}"
+    causes = _causes(exc)
+    text = " ".join(str(c) for c in causes).lower()
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        if "wrong_version_number" in text or "wrong version number" in text:
+            plain = origin.replace("https://", "http://", 1)
+            hint = (f"{origin} answered in plain HTTP, not HTTPS. A local emulator is reached as "
+                    f"{plain}; a real workspace always uses https://.")
+        else:
+            hint = ("The server's TLS certificate was not accepted. Behind a company proxy, point "
+                    "SSL_CERT_FILE at its CA bundle; otherwise check the host.")
+        return TLSError(message, hint=hint, url=url)
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        hint = f"The host name in {origin} does not resolve: check its spelling (and your VPN)."
+    elif any(isinstance(c, ConnectionRefusedError) for c in causes) or "connection refused" in text:
+        hint = (f"Nothing is listening at {origin}: check the host and port (for `lakecode emulator`, "
+                "that it is still running).")
+    else:
+        hint = APIConnectionError.default_hint or ""
+    return APIConnectionError(message, hint=hint, url=url)
 
 
 def classify(info: ErrorInfo, *, url: str | None = None,

@@ -28,6 +28,7 @@ from lakecode.errors import (
     RateLimitError,
     ServerError,
     StreamError,
+    TLSError,
 )
 from lakecode.llm.types import RetryNotice, StreamEvent
 
@@ -74,6 +75,8 @@ class RetryPolicy:
 
 def is_retryable(error: APIError) -> bool:
     """Whether trying ``error``'s request again can help (before anything was yielded)."""
+    if isinstance(error, TLSError):
+        return False
     return isinstance(error, RateLimitError | ServerError | APIConnectionError | StreamError)
 
 

@@ -42,20 +42,17 @@ import httpx
 from lakecode import __version__
 from lakecode.clock import Clock, system_clock
 from lakecode.errors import (
-    APIConnectionError,
-    APITimeoutError,
     MaxTokensExceededError,
     StreamError,
     UnsupportedParameterError,
 )
-from lakecode.llm.errors import error_from_response
+from lakecode.llm.errors import error_from_response, error_from_transport
 from lakecode.llm.history import normalize_history
 from lakecode.llm.quirks import Dialect, ModelMemory, ModelQuirks
 from lakecode.llm.retry import RetryPolicy, retrying
 from lakecode.llm.serialize import ESSENTIAL_KEYS, serialize_request
 from lakecode.llm.stream import decode_json, iter_sse_events, parse_response_body
 from lakecode.llm.types import ChatRequest, Finish, StreamEvent
-from lakecode.redact import redact
 
 __all__ = ["MAX_CONCURRENT_PER_ENDPOINT", "ChatTransport", "user_agent"]
 
@@ -238,18 +235,10 @@ class ChatTransport:
         started = self._clock.monotonic()
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException as exc:
-            _log.debug("POST %s endpoint=%s timed out", request.url.path, endpoint)
-            where = _where(request)
-            raise APITimeoutError(f"The request to {endpoint} at {where} timed out.",
-                                  url=where) from exc
         except httpx.TransportError as exc:
             _log.debug("POST %s endpoint=%s failed: %s", request.url.path, endpoint,
                        type(exc).__name__)
-            where = _where(request)
-            raise APIConnectionError(
-                f"Could not reach {where} for {endpoint}: {redact(str(exc)) or type(exc).__name__}",
-                url=where) from exc
+            raise error_from_transport(exc, _where(request), what=endpoint) from exc
         try:
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("POST %s status=%s request_id=%s endpoint=%s elapsed=%.3fs",

@@ -32,8 +32,7 @@ from lakecode.databricks.auth.resolve import ResolvedAuth, resolve_auth, u2m_ide
 from lakecode.databricks.auth.store import TokenStore, client_secret_key, pat_key
 from lakecode.databricks.auth.token_source import Token, TokenSourceRegistry, jwt_claims, registry
 from lakecode.databricks.host import normalize_host
-from lakecode.errors import APIConnectionError, APITimeoutError
-from lakecode.llm.errors import error_from_response
+from lakecode.llm.errors import error_from_response, error_from_transport
 
 __all__ = [
     "LoginResult",
@@ -108,10 +107,8 @@ async def verify(resolved: ResolvedAuth, *, transport: httpx.AsyncBaseTransport 
                 response = await http.get(SERVING_ENDPOINTS)
                 if response.status_code == 200:
                     return WhoAmI(_subject(resolved), SERVING_ENDPOINTS)
-        except httpx.TimeoutException:
-            raise APITimeoutError(f"{resolved.host} did not answer in time.", url=resolved.host) from None
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"Cannot reach {resolved.host}: {exc}", url=resolved.host) from None
+            raise error_from_transport(exc, resolved.host) from None
         except ValueError:  # a 200 that is not JSON
             return WhoAmI(_subject(resolved), SCIM_ME)
         raise error_from_response(response)

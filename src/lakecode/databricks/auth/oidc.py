@@ -33,14 +33,12 @@ from lakecode.clock import Clock
 from lakecode.databricks.auth.token_source import Token
 from lakecode.databricks.host import normalize_host, workspace_urls
 from lakecode.errors import (
-    APIConnectionError,
-    APITimeoutError,
     AuthError,
     HostError,
     ServerError,
     WrongHostError,
 )
-from lakecode.llm.errors import error_from_response, extract_error
+from lakecode.llm.errors import error_from_response, error_from_transport, extract_error
 from lakecode.llm.wire import user_agent as wire_user_agent
 
 __all__ = [
@@ -96,12 +94,6 @@ class OidcEndpoints:
     token_endpoint: str
 
 
-def _connection_error(host: str, exc: httpx.TransportError) -> APIConnectionError:
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"{host} did not answer in time ({type(exc).__name__}).", url=host)
-    return APIConnectionError(f"Cannot reach {host}: {exc}", url=host)
-
-
 def _on_origin(url: object, origin: str) -> str | None:
     """``url`` when it is on the workspace origin, else None (secrets never leave the host)."""
     if not isinstance(url, str):
@@ -125,7 +117,7 @@ async def discover(host: str, http: httpx.AsyncClient) -> OidcEndpoints:
     try:
         response = await http.get(urls.oidc_discovery, headers={"Accept": "application/json"})
     except httpx.TransportError as exc:
-        raise _connection_error(urls.origin, exc) from None
+        raise error_from_transport(exc, urls.origin) from None
     if response.status_code == 404:
         return OidcEndpoints(urls.authorize, urls.token)
     if response.status_code != 200:
@@ -189,7 +181,7 @@ async def request_token(
     try:
         response = await http.post(token_endpoint, content=body.encode(), headers=dict(headers))
     except httpx.TransportError as exc:
-        raise _connection_error(host, exc) from None
+        raise error_from_transport(exc, host) from None
     if response.status_code != 200:
         error = error_from_response(response)
         if isinstance(error, WrongHostError | ServerError) or response.status_code >= 500:

@@ -36,7 +36,6 @@ from lakecode.databricks.catalog.records import EndpointRecord
 from lakecode.errors import (
     APIConnectionError,
     APIError,
-    APITimeoutError,
     AuthError,
     FeatureDisabledError,
     LakecodeError,
@@ -44,7 +43,7 @@ from lakecode.errors import (
     PermissionDeniedError,
     WrongHostError,
 )
-from lakecode.llm.errors import error_from_response
+from lakecode.llm.errors import error_from_response, error_from_transport
 
 __all__ = [
     "ALL_SOURCES",
@@ -292,10 +291,8 @@ async def _get_json(client: httpx.AsyncClient, path: str, params: Mapping[str, s
     while True:
         try:
             response = await client.get(path, params=params, headers=headers, timeout=options.timeout)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{path} timed out: {exc}", url=path) from None
-        except httpx.HTTPError as exc:
-            raise APIConnectionError(f"{path} could not be reached: {exc}", url=path) from None
+        except httpx.RequestError as exc:  # no answer (or one that could not be decoded)
+            raise error_from_transport(exc, str(client.base_url), what=path) from None
         content_type = response.headers.get("content-type", "").lower()
         if response.is_success and "html" not in content_type:
             try:
@@ -403,8 +400,12 @@ def failure_warnings(results: Sequence[SourceResult]) -> list[str]:
     """Warnings for every failed or truncated source.
 
     A wrong host or a rejected credential concerns every source alike, so each is reported
-    once (with the sign-in hint for the latter), not once per listing.
+    once (with the sign-in hint for the latter), not once per listing; so is a host that no
+    listing could reach at all (with the likely cause).
     """
+    unreachable = [r.error for r in results if isinstance(r.error, APIConnectionError)]
+    if unreachable and len(unreachable) == len(results):
+        return [f"No model listing could be reached. {unreachable[0].describe()}"]
     warnings: list[str] = []
     seen: set[type[LakecodeError]] = set()
     for result in results:
