@@ -164,3 +164,24 @@ def test_a_host_no_listing_can_reach_is_one_warning_with_its_cause(
            f"{emulator.url}" in result.stderr
     assert "curated" in result.stdout and "discovered" not in result.stdout
     assert emulator.requests == []  # nothing it understood ever reached it
+
+
+def test_the_cache_never_answers_for_another_token(monkeypatch: pytest.MonkeyPatch,
+                                                   emulator: Emulator) -> None:
+    """A listing cached for one token is not served to a different (here: wrong) token on the
+    same host: that token goes to the workspace, is rejected, and the command says so."""
+    assert _invoke(monkeypatch, emulator, "--json").exit_code == 0
+    first = len(emulator.requests)
+    wrong = "dapi" + "0" * 32
+    for args in (("--json",), ("--json", "--refresh")):
+        result = _invoke(monkeypatch, emulator, *args, env={"DATABRICKS_TOKEN": wrong})
+        assert result.exit_code == 3, (result.stdout, result.stderr)
+        data = json.loads(result.stdout)
+        assert data["state"] == "curated" and {m["source"] for m in data["models"]} == {"curated"}
+        assert "rejected the credential" in data["warnings"][0]
+    assert len(emulator.requests) > first
+    assert {r.status for r in emulator.requests[first:]} == {401}
+    # The right token still gets its cached list without a request.
+    count = len(emulator.requests)
+    assert _invoke(monkeypatch, emulator, "--json").exit_code == 0
+    assert len(emulator.requests) == count

@@ -371,7 +371,13 @@ def build_databricks_provider(
     if auth is None:
         resolved = _resolve_auth(effective, overrides, clock, transport)
         host, auth, auth_type = resolved.host, resolved.auth, resolved.auth_type
-        identity = identity if identity is not None else resolved.identity.key
+        if identity is None:
+            # Two tokens for one host may be two people: the cache key includes which credential
+            # (a hash of it), so a new or wrong token never sees another one's model list.
+            from lakecode.databricks.auth.token_source import registry
+
+            credential = registry.fingerprint(resolved.identity)
+            identity = resolved.identity.key + (f":{credential[:16]}" if credential else "")
     else:
         if not dbx.host:
             raise ConfigError("No Databricks workspace host is set.",

@@ -393,6 +393,13 @@ class TokenSourceRegistry:
             self._sources[identity] = (fingerprint, source)
             return source
 
+    def fingerprint(self, identity: AuthIdentity) -> str | None:
+        """The fingerprint of the credential behind ``identity``'s source (a hash of a personal
+        access token or client secret; None for browser sign-ins and unknown identities)."""
+        with self._lock:
+            entry = self._sources.get(identity)
+            return entry[0] if entry else None
+
     def get(self, identity: AuthIdentity) -> TokenSource | None:
         """The registered source for ``identity``, if any."""
         with self._lock:
