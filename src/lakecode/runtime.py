@@ -218,8 +218,11 @@ def build_agent(
     )
 
 
-def load_conversation(store: ConversationStore, conversation_id: str | None) -> Conversation:
-    """The saved conversation to continue: ``conversation_id``, or the latest one when None.
+def load_conversation(store: ConversationStore, conversation_id: str | None, *,
+                      cwd: Path | None = None) -> Conversation:
+    """The saved conversation to continue: ``conversation_id``, or the latest one when None
+    (with ``cwd``: the latest one of that project directory, so ``--last`` never wanders off
+    to another project).
 
     Raises:
         ConversationNotFoundError: no such conversation (or none saved yet, for the latest).
@@ -229,12 +232,18 @@ def load_conversation(store: ConversationStore, conversation_id: str | None) -> 
 
     if conversation_id:
         return store.load(conversation_id)
-    latest = store.last()
-    if latest is None:
+    latest = store.last(cwd=cwd)
+    if latest is not None:
+        return latest
+    if cwd is None:
         raise ConversationNotFoundError(
             f"There is no saved conversation to continue in {store.directory}.",
             hint="Start one with `lakecode run -t ...`; it prints the id to resume.")
-    return latest
+    elsewhere = store.last()
+    hint = ("Start one here with `lakecode run -t ...`" + (
+        f", or continue the latest one (in {elsewhere.cwd}) with `lakecode run --resume {elsewhere.id}`."
+        if elsewhere is not None else "."))
+    raise ConversationNotFoundError(f"There is no saved conversation for {cwd} to continue.", hint=hint)
 
 
 def for_conversation(overrides: EnvOverrides, conversation: Conversation) -> EnvOverrides:

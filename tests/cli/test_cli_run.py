@@ -159,6 +159,26 @@ def test_resume_sends_the_earlier_history(emulator: Emulator, project: Path, hom
     assert len(chat_requests(emulator)[-1]["messages"]) == len(sent) + 2
 
 
+def test_last_stays_in_this_project_and_resume_by_id_goes_to_its_own(
+        emulator: Emulator, project: Path, home: Path, tmp_path: Path) -> None:
+    env = emulator_env(emulator)
+    other = tmp_path / "other"
+    other.mkdir()
+    first = lakecode("run", "--json", "-t", "in the project", env=env, cwd=project)
+    conversation_id = parse_events(first.stdout)[0]["conversation_id"]
+    # From another directory, --last finds nothing of its own: a usage error naming the way out.
+    result = lakecode("run", "--last", "-t", "hi", env=env, cwd=other)
+    assert result.returncode == 2
+    assert f"There is no saved conversation for {other.resolve()} to continue." in result.stderr
+    assert f"lakecode run --resume {conversation_id}" in result.stderr
+    assert len(conversation_files(home)) == 1
+    # An explicit id continues that conversation, in its own project directory.
+    resumed = lakecode("run", "--json", "--resume", conversation_id, "-t", "again", env=env, cwd=other)
+    started = parse_events(resumed.stdout)[0]
+    assert resumed.returncode == 0 and started["resumed"] is True
+    assert started["cwd"] == str(project.resolve())
+
+
 def test_resume_of_an_unknown_conversation_is_a_usage_error(emulator: Emulator, project: Path) -> None:
     result = lakecode("run", "--resume", "20200101T000000000Z-abcdef", "-t", "hi",
                       env=emulator_env(emulator), cwd=project)
@@ -261,13 +281,28 @@ def test_prompt_from_stdin(emulator: Emulator, project: Path) -> None:
 
 def test_without_yes_and_without_a_terminal_writes_are_refused(emulator: Emulator, project: Path) -> None:
     result = lakecode("run", "-t", "write: notes.txt hello", env=emulator_env(emulator), cwd=project)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr  # the task did not happen: CI must not pass
     assert not (project / "notes.txt").exists()
     assert "✗ Refused: file_editor create notes.txt needs approval" in result.stderr
-    assert "--yes" in result.stderr
+    assert ("1 tool call (writes or commands) were refused: there was no terminal to ask on. "
+            "The task may be unfinished; re-run with --yes") in result.stderr
     [request] = chat_requests(emulator)[-1:]
     tool_message = request["messages"][-1]
     assert tool_message["role"] == "tool" and "--yes" in str(tool_message["content"])
+
+
+def test_a_refused_write_is_exit_code_2_in_json_and_reads_alone_succeed(emulator: Emulator,
+                                                                       project: Path) -> None:
+    (project / "notes.txt").write_text("hello\n")
+    read = lakecode("run", "--json", "-t", "read: notes.txt", env=emulator_env(emulator), cwd=project)
+    assert read.returncode == 0, read.stderr  # read-only calls need no approval
+    result = lakecode("run", "--json", "-t", "run: echo hi", env=emulator_env(emulator), cwd=project)
+    events = parse_events(result.stdout)
+    assert result.returncode == 2
+    notice = next(e for e in events if e["type"] == "notice")
+    assert notice["level"] == "warning" and notice["message"].startswith("1 tool call ")
+    assert events[-1]["type"] == "finished" and events[-1]["exit_code"] == 2
+    assert [e["status"] for e in events if e["type"] == "tool_result"] == ["denied"]
 
 
 def test_turn_limit_exit_code(emulator: Emulator, project: Path) -> None:
@@ -414,16 +449,18 @@ def test_resume_takes_the_model_and_directory_from_the_conversation(emulator: Em
     home.mkdir(parents=True)
     (home / "settings.toml").write_text('model = "databricks-gpt-oss-120b"\n')
     env = base_env(DATABRICKS_HOST=emulator.url, DATABRICKS_TOKEN=emulator.pat)
-    first = lakecode("run", "--model", "databricks-claude-haiku-4-5", "-t", "hi", env=env, cwd=project)
+    first = lakecode("run", "--model", "databricks-claude-haiku-4-5", "--json", "-t", "hi", env=env,
+                     cwd=project)
     assert first.returncode == 0, first.stderr
+    conversation_id = parse_events(first.stdout)[0]["conversation_id"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    second = lakecode("run", "--last", "--json", "-t", "again", env=env, cwd=elsewhere)
+    second = lakecode("run", "--resume", conversation_id, "--json", "-t", "again", env=env, cwd=elsewhere)
     assert second.returncode == 0, second.stderr
     started = parse_events(second.stdout)[0]
     assert started["resumed"] is True and started["cwd"] == str(project.resolve())
     assert [r["model"] for r in chat_requests(emulator)] == ["databricks-claude-haiku-4-5"] * 2
-    third = lakecode("run", "--last", "--model", MODEL, "-t", "and now", env=env, cwd=elsewhere)
+    third = lakecode("run", "--last", "--model", MODEL, "-t", "and now", env=env, cwd=project)
     assert third.returncode == 0, third.stderr
     assert chat_requests(emulator)[-1]["model"] == MODEL
 

@@ -243,14 +243,16 @@ class ToolCallApproved(_Event):
 
 @dataclass(frozen=True, slots=True)
 class ToolCallDenied(_Event):
-    """The call was not allowed to run; ``reason`` is what the model is told."""
+    """The call was not allowed to run; ``reason`` is what the model is told, ``how`` why
+    (``Verdict.how``: "denied" by the user, "outside-project", or "no-terminal" to ask on)."""
 
     type: ClassVar[str] = "tool_call_denied"
     call_id: str
     reason: str
+    how: str = "denied"
 
     def _fields(self) -> Mapping[str, Any]:
-        return {"call_id": self.call_id, "reason": self.reason}
+        return {"call_id": self.call_id, "reason": self.reason, "how": self.how}
 
 
 @dataclass(frozen=True, slots=True)

@@ -429,7 +429,7 @@ class Agent:
         self._emit(ToolCallStarted(call, access.kind, access.summary))
         verdict = await self.approvals.decide(call, access)
         if not verdict.approved:
-            self._emit(ToolCallDenied(call.id, verdict.reason))
+            self._emit(ToolCallDenied(call.id, verdict.reason, verdict.how))
             return ToolResult(verdict.reason, is_error=True)
         self._emit(ToolCallApproved(call.id, verdict.how))
         try:

@@ -360,10 +360,14 @@ class ConversationStore:
         found.sort(key=lambda s: (s.created, s.id), reverse=True)
         return ConversationListing(tuple(found), tuple(problems))
 
-    def last(self) -> Conversation | None:
-        """The most recently updated conversation that can be read, or None."""
+    def last(self, *, cwd: str | Path | None = None) -> Conversation | None:
+        """The most recently updated conversation that can be read (with ``cwd``: the latest
+        one whose project directory is ``cwd``), or None."""
         listing = self.list()
+        wanted = str(Path(cwd).resolve()) if cwd is not None else None
         for summary in sorted(listing.conversations, key=lambda s: (s.updated, s.id), reverse=True):
+            if wanted is not None and (not summary.cwd or str(Path(summary.cwd).resolve()) != wanted):
+                continue
             try:
                 return self.load(summary.id)
             except ConversationError:

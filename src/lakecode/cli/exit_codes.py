@@ -5,7 +5,8 @@ code    meaning
 ======  =====================================================================================
 0       success
 1       an unexpected internal error (a bug: please report it)
-2       usage or configuration error: a bad flag, a missing setting, a malformed config file
+2       usage or configuration error: a bad flag, a missing setting, a malformed config file;
+        or a run whose writes/commands were refused for want of --yes (no terminal to ask on)
 3       authentication error: no credential, sign-in failed or expired
 4       model or service error: the workspace or the model failed after retries
 5       the agent hit its turn limit before finishing

@@ -78,8 +78,10 @@ class RunResult:
 @click.option("--max-turns", type=click.IntRange(1, 1000), metavar="N",
               help="Stop after N model turns (exit code 5).")
 @click.option("--resume", "resume", is_flag=False, flag_value="", default=None, metavar="[ID]",
-              help="Continue a saved conversation (the latest without ID).")
-@click.option("--last", is_flag=True, help="Continue the latest saved conversation.")
+              help="Continue a saved conversation, in its own project directory (without ID: the "
+                   "latest one of this directory, like --last).")
+@click.option("--last", is_flag=True,
+              help="Continue the latest saved conversation of this project directory.")
 @click.option("--cwd", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
               help="The project directory (default: the current one, or the resumed conversation's).")
 def run(text: str | None, prompt_file: str | None, model: str | None, as_json: bool, yes: bool,
@@ -191,7 +193,9 @@ async def _headless(prompt: str, options: _Options, renderer: Renderer, store: C
             os.environ.pop(name, None)
     conversation = None
     if options.resume is not None:
-        conversation = await asyncio.to_thread(load_conversation, store, options.resume or None)
+        here = (options.cwd or Path.cwd()).resolve()
+        conversation = await asyncio.to_thread(load_conversation, store, options.resume or None,
+                                               cwd=None if options.resume else here)
     cwd = _project_dir(options.cwd, conversation)
     session = await open_session(overrides, cwd=cwd, approvals=_approvals(options), store=store,
                                  conversation=conversation, headless=True)
@@ -249,17 +253,25 @@ async def drive(session: Session, prompt: str, renderer: Renderer) -> RunResult:
     """
     import asyncio
 
-    from lakecode.agent.events import RunFinished
-    from lakecode.cli.exit_codes import INTERRUPTED, OK, TURN_LIMIT, exit_code_for
+    from lakecode.agent.events import Notice, RunFinished, ToolCallDenied
+    from lakecode.cli.exit_codes import INTERRUPTED, OK, TURN_LIMIT, USAGE, exit_code_for
     from lakecode.errors import LakecodeError
 
     agent = session.agent
     finished: RunFinished | None = None
+    unasked = 0  # writes and commands refused for want of a terminal to ask on (no --yes)
     restore = _on_sigint(agent.interrupt, renderer)
     try:
         async for event in agent.run(prompt):
+            if isinstance(event, RunFinished) and unasked and event.outcome == "completed":
+                renderer.event(Notice("warning", (
+                    f"{unasked} tool call{'s' if unasked > 1 else ''} (writes or commands) were refused: "
+                    "there was no terminal to ask on. The task may be unfinished; re-run with --yes "
+                    "to allow writes and commands inside the project.")))
             renderer.event(event)
-            if isinstance(event, RunFinished):
+            if isinstance(event, ToolCallDenied) and event.how == "no-terminal":
+                unasked += 1
+            elif isinstance(event, RunFinished):
                 finished = event
     except LakecodeError as error:
         code = exit_code_for(error)
@@ -276,6 +288,8 @@ async def drive(session: Session, prompt: str, renderer: Renderer) -> RunResult:
     assert finished is not None  # the agent always ends a run with RunFinished
     code = {"completed": OK, "turn_limit": TURN_LIMIT, "interrupted": INTERRUPTED}.get(
         finished.outcome, OK)
+    if code == OK and unasked:
+        code = USAGE  # CI must not report success for a task whose writes never happened
     renderer.finished(finished, code)
     return RunResult(code, agent.conversation.id, finished)
 
