@@ -315,8 +315,12 @@ def _closing(show: _Show, root: Path, session: Session, code: int, served: int, 
         show.line(f"  conversation saved as {saved}")
         show.line(f"  project kept in {root / 'project'}  (remove the demo with: rm -rf {root})")
     show.line()
+    from lakecode.cli.program import program_name
+
+    me = program_name()
     show.line("Next:", bold=True)
-    show.line("  lakecode emulator     # run the emulator yourself; it prints its URL and a token, then:")
+    show.line(f"  {me} emulator     # run the emulator yourself; it prints its URL and a token, then:")
     show.line("  DATABRICKS_HOST=<url> DATABRICKS_TOKEN=<token> \\")
-    show.line(f"    lakecode run --model {DEMO_MODEL} --yes -t 'Create fizzbuzz.py ... run the test'")
-    show.line("  lakecode auth login --host https://<your-workspace>   # or use a real workspace")
+    show.line(f"    {me} run --model {DEMO_MODEL} --yes -t 'Create fizzbuzz.py ... run the test'")
+    show.line(f"  {me}                  # the terminal UI: F2 opens the settings")
+    show.line(f"  {me} auth login --host https://<your-workspace>   # or use a real workspace")

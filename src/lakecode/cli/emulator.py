@@ -127,7 +127,9 @@ def _print_banner(emu: Any, as_json: bool) -> None:
         click.echo(json.dumps(details), nl=True)
         sys.stdout.flush()
         return
-    q = shlex.quote
+    from lakecode.cli.program import program_name
+
+    q, me = shlex.quote, program_name()
     lines = [
         f"lakecode workspace emulator listening on {emu.url}",
         "",
@@ -139,9 +141,9 @@ def _print_banner(emu: Any, as_json: bool) -> None:
         "These are the emulator's own throwaway credentials. Try:",
         "",
         f"  DATABRICKS_HOST={q(emu.url)} DATABRICKS_TOKEN={q(emu.pat)} "
-        "LLM_MODEL=databricks/databricks-claude-sonnet-4-5 lakecode run -t 'say hello'",
+        f"LLM_MODEL=databricks/databricks-claude-sonnet-4-5 {me} run -t 'say hello'",
         f"  DATABRICKS_HOST={q(emu.url)} DATABRICKS_CLIENT_ID={q(emu.client_id)} "
-        f"DATABRICKS_CLIENT_SECRET={q(emu.client_secret)} lakecode models",
+        f"DATABRICKS_CLIENT_SECRET={q(emu.client_secret)} {me} models",
         f"  curl -s -H 'Authorization: Bearer {emu.pat}' {emu.url}/api/2.0/serving-endpoints",
         f'  curl -s -X POST {emu.url}/__emulator/faults -d \'{{"kind": "rate_limit", "retry_after": 2}}\'',
         "",
