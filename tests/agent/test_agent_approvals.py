@@ -136,3 +136,24 @@ async def test_for_terminal_asks_only_when_stdin_is_a_tty() -> None:
     assert (await policy.decide(CALL, EXEC)).how == "once"
     assert "shell: make" in err.getvalue()
     assert Approvals().mode == "read-only"  # the safe default
+
+
+@pytest.mark.parametrize(("scope_key", "words"), [
+    ("file_editor:write", "every file edit"),
+    ("shell:pytest", "every `pytest` command"),
+    ("shell:git push", "every `git push` command"),
+    ("shell:cd x && make", "this exact command"),
+    ("task_list", "every task_list call"),
+])
+def test_always_says_what_it_covers(scope_key: str, words: str) -> None:
+    from lakecode.agent.approvals import scope_description
+
+    assert scope_description(scope_key) == words
+
+
+async def test_the_terminal_question_names_what_always_would_approve() -> None:
+    out = io.StringIO()
+    ask = terminal_prompt(io.StringIO("a\n"), out)
+    access = ToolAccess(kind="execute", summary="shell: pytest -q", scope_key="shell:pytest")
+    assert await ask(CALL, access) == "session"
+    assert "Allow? [y]es once / [a]lways this session (every `pytest` command) / [n]o: " in out.getvalue()

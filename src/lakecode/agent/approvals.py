@@ -44,6 +44,7 @@ __all__ = [
     "Decision",
     "Mode",
     "Verdict",
+    "scope_description",
     "terminal_prompt",
 ]
 
@@ -155,6 +156,19 @@ class Approvals:
             "choose another approach or ask the user what they want."))
 
 
+def scope_description(scope_key: str) -> str:
+    """What "always this session" would approve, in words: ``file_editor:write`` -> "every file
+    edit", ``shell:pytest`` -> "every `pytest` command", a compound command -> "this exact command"."""
+    tool, _, rest = scope_key.partition(":")
+    if tool == "file_editor":
+        return "every file edit" if rest == "write" else f"every file_editor {rest or 'call'}"
+    if tool == "shell" and rest:
+        if any(ch in rest for ch in "|&;<>()$`\n"):
+            return "this exact command"
+        return f"every `{rest}` command"
+    return f"every {tool or 'such'} call"
+
+
 def terminal_prompt(stdin: TextIO, stdout: TextIO) -> AskCallback:
     """An ``AskCallback`` that asks on a terminal: y = once, a = always this session, n = deny.
 
@@ -166,8 +180,10 @@ def terminal_prompt(stdin: TextIO, stdout: TextIO) -> AskCallback:
 
     async def ask(call: ToolCall, access: ToolAccess) -> Decision:
         while True:
+            always = f"[a]lways this session ({scope_description(access.scope_key)})" \
+                if access.scope_key else "[a]lways this session"
             stdout.write(f"\nlakecode wants to run ({access.kind}): {access.summary}\n"
-                         "Allow? [y]es once / [a]lways this session / [n]o: ")
+                         f"Allow? [y]es once / {always} / [n]o: ")
             stdout.flush()
             line = await _read_line(stdin)
             answer = line.strip().lower()
