@@ -46,8 +46,8 @@ def test_pat_login_status_token_logout(emulator: Emulator) -> None:
     assert status.exit_code == 0, status.output
     data = json.loads(status.stdout)
     assert (data["host"], data["auth_type"], data["signed_in"]) == (emulator.url, "pat", True)
-    assert data["sources"] == {"host": "settings", "auth_type": "settings", "profile": "default",
-                               "client_id": "default", "credential": "store"}
+    assert data["sources"] == {"host": "settings", "auth_type": "settings", "profile": None,
+                               "client_id": None, "credential": "store"}
 
     text = run("status")
     assert f"Host:      {emulator.url}  (from settings)" in text.stdout

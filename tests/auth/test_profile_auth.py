@@ -148,8 +148,8 @@ def test_environment_beats_settings_and_the_sources_say_so() -> None:
                                                "DATABRICKS_TOKEN": PAT})
     resolved = resolve(overrides.settings.databricks, secrets=overrides.secrets, applied=overrides.applied)
     assert resolved.host == "https://env.cloud.databricks.com"
-    assert resolved.sources == {"host": "env", "auth_type": "env", "profile": "default",
-                                "client_id": "default", "credential": "env"}
+    assert resolved.sources == {"host": "env", "auth_type": "env", "profile": None,
+                                "client_id": None, "credential": "env"}
     assert resolved.details == {"host": "DATABRICKS_HOST", "auth_type": "DATABRICKS_TOKEN"}
 
 

@@ -88,3 +88,49 @@ def test_doctor_fails_first_on_an_unreadable_settings_file(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stdout.startswith("✗ settings:") and "is not valid TOML" in result.stdout
     assert "- configuration: skipped" in result.stdout
+
+
+def _write_settings(text: str) -> None:
+    home = Path(base_env()["LAKECODE_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "settings.toml").write_text(text)
+
+
+def _config_facts(result: object) -> dict[str, dict[str, str]]:
+    report = json.loads(result.stdout)  # type: ignore[attr-defined]
+    facts: dict[str, dict[str, str]] = report["checks"][1]["facts"]
+    return facts
+
+
+def test_doctor_says_a_method_written_in_settings_comes_from_settings(emulator: Emulator,
+                                                                       tmp_path: Path) -> None:
+    _write_settings(f'model = "{MODEL}"\n\n[databricks]\nhost = "{emulator.url}"\n'
+                    'auth_type = "external-browser"\n')
+    signed_out = lakecode("doctor", "--json", "--no-ping", env=base_env(), cwd=tmp_path)
+    assert signed_out.returncode == 3  # not signed in with the browser
+    assert _config_facts(signed_out)["auth"] == {"value": "external-browser",
+                                                 "source": "from settings.toml"}
+    from lakecode.databricks.auth.resolve import u2m_identity
+    from lakecode.databricks.auth.store import TokenStore
+    from lakecode.databricks.auth.token_source import Token
+
+    TokenStore().save_token(u2m_identity(emulator.url), Token("at-" + "8" * 30, expires_at=4e9,
+                                                              obtained_at=1.0, refresh_token="rt"))
+    resolved = lakecode("doctor", "--json", "--no-ping", env=base_env(), cwd=tmp_path)
+    facts = _config_facts(resolved)
+    assert facts["auth"] == {"value": "external-browser", "source": "from settings.toml"}
+    assert facts["host"] == {"value": emulator.url, "source": "from settings.toml"}
+    assert facts["provider"] == {"value": "databricks", "source": "default"}
+
+
+def test_doctor_names_the_profile_file_for_a_profile_from_the_environment(
+        emulator: Emulator, tmp_path: Path) -> None:
+    cfg = Path(base_env()["DATABRICKS_CONFIG_FILE"])
+    cfg.write_text(f"[sp]\nhost = {emulator.url}\nclient_id = {emulator.client_id}\n"
+                   f"client_secret = {emulator.client_secret}\n")
+    env = base_env(DATABRICKS_CONFIG_PROFILE="sp", LLM_MODEL=f"databricks/{MODEL}")
+    result = lakecode("doctor", "--json", "--no-ping", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    facts = _config_facts(result)
+    assert facts["auth"] == {"value": "oauth-m2m (profile sp)", "source": f"from {cfg}"}
+    assert facts["host"] == {"value": emulator.url, "source": f"from {cfg}"}

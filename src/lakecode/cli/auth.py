@@ -79,7 +79,7 @@ def _resolve(host: str | None, profile: str | None) -> tuple[ResolvedAuth, EnvOv
     """The credential in effect, with ``--host`` / ``--profile`` as explicit arguments."""
     from lakecode.databricks.auth.resolve import resolve_auth
 
-    _, overrides = _load()
+    saved, overrides = _load()
     update: dict[str, Any] = {}
     if host:
         update["host"] = host
@@ -87,7 +87,8 @@ def _resolve(host: str | None, profile: str | None) -> tuple[ResolvedAuth, EnvOv
         update.update(profile=profile, auth_type="profile")
     settings = overrides.settings.databricks.model_copy(update=update)
     resolved = resolve_auth(settings, secrets=overrides.secrets, sdk_auth_type=overrides.sdk_auth_type,
-                            applied=overrides.applied, explicit=set(update))
+                            applied=overrides.applied, explicit=set(update),
+                            in_settings=saved.databricks.model_fields_set)
     return resolved, overrides
 
 
@@ -293,6 +294,8 @@ def _print_status(data: dict[str, Any]) -> None:
         src = sources.get(key)
         if not src:
             return ""
+        if src == "profile" and key in details:
+            return f"  (from the profile file {details[key]})"
         return f"  (from {src}: {details[key]})" if key in details else f"  (from {src})"
 
     rows = [("Host", data.get("host"), "host"), ("Method", data.get("auth_type"), "auth_type"),

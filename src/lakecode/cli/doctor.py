@@ -33,6 +33,7 @@ import click
 
 if TYPE_CHECKING:
     from lakecode.config.env import EnvOverrides
+    from lakecode.config.settings import Settings
     from lakecode.databricks.auth.resolve import ResolvedAuth
     from lakecode.errors import LakecodeError
     from lakecode.llm.provider import Provider
@@ -134,6 +135,7 @@ class _Doctor:
     model: str | None
     ping: bool
     report: Any = None
+    saved: Settings | None = None
     overrides: EnvOverrides | None = None
     resolved: ResolvedAuth | None = None
     auth_error: LakecodeError | None = None
@@ -169,7 +171,7 @@ class _Doctor:
         from lakecode.config.store import load_settings
 
         path = settings_path()
-        load_settings(path)
+        self.saved = load_settings(path)
         state = "is readable" if path.is_file() else "does not exist (the defaults apply)"
         return Check("settings", "ok", f"{path} {state}", facts={"path": str(path)})
 
@@ -185,10 +187,10 @@ class _Doctor:
                          "Set these in the environment, or run `lakecode` to open the settings.", USAGE)
         if overrides.settings.provider == "databricks":
             try:
-                self.resolved = _resolve(overrides)
+                self.resolved = _resolve(overrides, self.saved)
             except AuthError as error:  # no credential: reported by the credential check
                 self.auth_error = error
-        rows = _config_rows(overrides, self.resolved)
+        rows = _config_rows(overrides, self.resolved, self.saved)
         width = max(len(k) for k in rows)
         value_width = max(len(value) for value, _ in rows.values())
         lines = [f"{k.ljust(width)}  {value.ljust(value_width)}  {source}"
@@ -224,7 +226,7 @@ class _Doctor:
         token = self.resolved.token_source.cached()
         expiry = token.expires_at if token is not None else None
         who = f" as {whoami.user}" if whoami.user else ""
-        source = self.resolved.sources.get("credential", "?")
+        source = self.resolved.sources.get("credential") or "?"
         return Check("credential", "ok",
                      f"{self.resolved.auth_type} credential ({_source_text(source)}) accepted{who}; "
                      f"{_expiry_text(expiry)}",
@@ -312,12 +314,23 @@ class _Doctor:
                      facts={"ms": round(took)})
 
 
-def _resolve(overrides: EnvOverrides) -> ResolvedAuth:
+def _resolve(overrides: EnvOverrides, saved: Settings | None) -> ResolvedAuth:
     """The credential the Databricks provider would use (no network call)."""
     from lakecode.databricks.auth.resolve import resolve_auth
 
+    in_settings = saved.databricks.model_fields_set if saved is not None else None
     return resolve_auth(overrides.settings.databricks, secrets=overrides.secrets,
-                        sdk_auth_type=overrides.sdk_auth_type, applied=overrides.applied)
+                        sdk_auth_type=overrides.sdk_auth_type, applied=overrides.applied,
+                        in_settings=in_settings)
+
+
+def _in_file(saved: Settings | None, path: str) -> bool:
+    """Whether the settings field ``path`` (e.g. ``databricks.host``) is written in settings.toml."""
+    model: Any = saved
+    *parents, name = path.split(".")
+    for parent in parents:
+        model = getattr(model, parent, None)
+    return model is not None and name in model.model_fields_set
 
 
 def _source_text(source: str, var: str | None = None) -> str:
@@ -330,15 +343,20 @@ def _source_text(source: str, var: str | None = None) -> str:
     return names.get(source, f"from {source}")
 
 
-def _config_rows(overrides: EnvOverrides, resolved: ResolvedAuth | None) -> dict[str, tuple[str, str]]:
-    """field -> (value, where it came from), for the configuration check."""
+def _config_rows(overrides: EnvOverrides, resolved: ResolvedAuth | None,
+                 saved: Settings | None = None) -> dict[str, tuple[str, str]]:
+    """field -> (value, where it came from), for the configuration check.
+
+    A value written in settings.toml is "from settings.toml" even when it equals the default.
+    """
     settings, applied = overrides.settings, overrides.applied
 
     def source(path: str, value: object, default: object) -> str:
         var = applied.get(path)
         if var is not None:
             return _source_text("env", var)
-        return _source_text("settings" if value != default else "default")
+        written = _in_file(saved, path) if saved is not None else value != default
+        return _source_text("settings" if written and value is not None else "default")
 
     rows: dict[str, tuple[str, str]] = {
         "provider": (settings.provider, source("provider", settings.provider, "databricks"))}
@@ -346,9 +364,9 @@ def _config_rows(overrides: EnvOverrides, resolved: ResolvedAuth | None) -> dict
         dbx = settings.databricks
         if resolved is not None:
             details, sources = resolved.details, resolved.sources
-            rows["host"] = (resolved.host, _source_text(sources.get("host", "?"), details.get("host")))
+            rows["host"] = (resolved.host, _source_text(sources.get("host") or "?", details.get("host")))
             method = resolved.auth_type + (f" (profile {resolved.profile})" if resolved.profile else "")
-            rows["auth"] = (method, _source_text(resolved.sources.get("auth_type", "?"),
+            rows["auth"] = (method, _source_text(sources.get("auth_type") or "?",
                                                  details.get("auth_type")))
         else:
             rows["host"] = (dbx.host or "-", source("databricks.host", dbx.host, None))

@@ -13,6 +13,7 @@ Public API::
     await login_with_m2m(host, client_id, client_secret, base=...) -> LoginResult
     await complete_browser_login(login, token, base=...) -> LoginResult   # after BrowserLogin.wait()
     await login_with_profile(profile, host=None, base=...) -> LoginResult
+    settings_for_method(base, method, **values) -> DatabricksSettings   # clears other methods' fields
 """
 
 from __future__ import annotations
@@ -41,11 +42,33 @@ __all__ = [
     "login_with_m2m",
     "login_with_pat",
     "login_with_profile",
+    "settings_for_method",
     "verify",
 ]
 
 SCIM_ME = "/api/2.0/preview/scim/v2/Me"
 SERVING_ENDPOINTS = "/api/2.0/serving-endpoints"
+# Settings fields that belong to one sign-in method: signing in with another clears them, so no
+# stale value (a service principal's id after a browser sign-in) survives in settings.toml.
+_METHOD_FIELDS = {
+    "client_id": "oauth-m2m",
+    "profile": "profile",
+    "oauth_client_id": "external-browser",
+    "oauth_redirect_uri": "external-browser",
+}
+
+
+def settings_for_method(base: DatabricksSettings | None, method: str,
+                        **values: Any) -> DatabricksSettings:
+    """``base`` switched to ``method`` with ``values`` set, and other methods' fields cleared.
+
+    ``client_id`` is kept only for ``oauth-m2m``, ``profile`` only for ``profile``, and the custom
+    OAuth app fields only for ``external-browser``; ``values`` win over the clearing (a profile
+    whose ``auth_type`` is ``external-browser`` keeps its app).
+    """
+    update: dict[str, Any] = {name: None for name, owner in _METHOD_FIELDS.items() if owner != method}
+    update.update(values, auth_type=method)
+    return (base or DatabricksSettings()).model_copy(update=update)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +154,7 @@ async def login_with_pat(host: str, pat: SecretStr, *, base: DatabricksSettings 
     """Verify a personal access token, then store it (never in settings)."""
     host = normalize_host(host)
     store = store or TokenStore(clock=clock)
-    settings = (base or DatabricksSettings()).model_copy(
-        update={"host": host, "auth_type": "pat", "profile": None})
+    settings = settings_for_method(base, "pat", host=host)
     resolved, whoami = await _resolve_and_verify(
         settings, secrets={"pat": pat}, explicit={"host", "auth_type"}, store=store, clock=clock,
         transport=transport, token_registry=token_registry or registry)
@@ -148,8 +170,7 @@ async def login_with_m2m(host: str, client_id: str, client_secret: SecretStr, *,
     """Mint a token with the service principal's credentials, verify it, store the secret."""
     host = normalize_host(host)
     store = store or TokenStore(clock=clock)
-    settings = (base or DatabricksSettings()).model_copy(
-        update={"host": host, "auth_type": "oauth-m2m", "client_id": client_id, "profile": None})
+    settings = settings_for_method(base, "oauth-m2m", host=host, client_id=client_id)
     resolved, whoami = await _resolve_and_verify(
         settings, secrets={"client_secret": client_secret}, explicit={"host", "auth_type", "client_id"},
         store=store, clock=clock, transport=transport, token_registry=token_registry or registry)
@@ -178,11 +199,10 @@ async def complete_browser_login(login: BrowserLogin, token: Token, *, profile: 
         await asyncio.to_thread(store.put_secret, client_secret_key(login.host, app.client_id),
                                 app.client_secret, host=login.host)
     reg.discard(identity)  # the next resolve starts from the new tokens
-    settings = (base or DatabricksSettings()).model_copy(update={
-        "host": login.host, "auth_type": "profile" if profile else "external-browser",
-        "profile": profile,
-        "oauth_client_id": app.client_id if custom else None,
-        "oauth_redirect_uri": app.redirect_uri if custom else None})
+    settings = settings_for_method(
+        base, "profile" if profile else "external-browser", host=login.host, profile=profile,
+        oauth_client_id=app.client_id if custom else None,
+        oauth_redirect_uri=app.redirect_uri if custom else None)
     explicit = {"host", "auth_type"} | ({"profile"} if profile else set())
     resolved, whoami = await _resolve_and_verify(
         settings, secrets={}, explicit=explicit, store=store, clock=clock,
@@ -201,10 +221,9 @@ async def login_with_profile(profile: str | None, *, host: str | None = None,
     that profile even when several profiles share the host (F5).
     """
     store = store or TokenStore(clock=clock)
-    update: dict[str, Any] = {"auth_type": "profile", "profile": profile,
-                              "host": normalize_host(host) if host else None}
+    update: dict[str, Any] = {"profile": profile, "host": normalize_host(host) if host else None}
     explicit = {"auth_type"} | {k for k in ("profile", "host") if update[k]}
-    settings = (base or DatabricksSettings()).model_copy(update=update)
+    settings = settings_for_method(base, "profile", **update)
     resolved, whoami = await _resolve_and_verify(
         settings, secrets={}, explicit=explicit, store=store, clock=clock, transport=transport,
         token_registry=token_registry or registry)

@@ -86,7 +86,9 @@ class ResolvedAuth:
         auth: an ``httpx.Auth`` sending ``Authorization: Bearer`` per request.
         sources: field -> where its value came from: ``host``, ``auth_type``, ``profile``,
             ``client_id``, ``credential`` -> argument / env / settings / profile / store / sdk /
-            default.
+            default, or None when the field has no value (no profile, no client id). With a
+            profile, ``auth_type`` (and ``client_id``, ``credential`` when the profile holds
+            them) are ``profile``: the config file decided them.
         details: field -> the environment variable or file behind a source, for displays.
     """
 
@@ -98,7 +100,7 @@ class ResolvedAuth:
     identity: AuthIdentity
     token_source: TokenSource
     auth: httpx.Auth
-    sources: Mapping[str, Source] = field(default_factory=dict)
+    sources: Mapping[str, Source | None] = field(default_factory=dict)
     details: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -125,21 +127,35 @@ class _Inputs:
     registry: TokenSourceRegistry
     transport: httpx.AsyncBaseTransport | None
     config_file: Path | None
-    sources: dict[str, Source] = field(default_factory=dict)
+    applied: Mapping[str, str] = field(default_factory=dict)
+    explicit: Collection[str] = ()
+    in_settings: Collection[str] = ()
+    config_path: Path | None = None
+    sources: dict[str, Source | None] = field(default_factory=dict)
     details: dict[str, str] = field(default_factory=dict)
 
+    def record(self, key: str, name: str | None = None) -> None:
+        """Record where the settings field ``name`` (default ``key``) came from, as ``key``."""
+        name = name or key
+        self.details.pop(key, None)
+        if name in self.explicit:
+            self.sources[key] = "argument"
+        elif var := self.applied.get(f"databricks.{name}"):
+            self.sources[key], self.details[key] = "env", var
+        elif getattr(self.settings, name) is None:
+            self.sources[key] = None
+        else:
+            # A value written in settings.toml is "settings" even when it equals the default.
+            self.sources[key] = "settings" if name in self.in_settings else "default"
 
-def _source_of(name: str, settings: DatabricksSettings, applied: Mapping[str, str],
-               explicit: Collection[str]) -> tuple[Source, str | None]:
-    if name in explicit:
-        return "argument", None
-    var = applied.get(f"databricks.{name}")
-    if var:
-        return "env", var
-    value = getattr(settings, name)
-    if value is not None and value != DatabricksSettings.model_fields[name].default:
-        return "settings", None
-    return "default", None
+    def from_profile(self, key: str, path: Path) -> None:
+        """Record that ``key`` came from a profile of the config file at ``path``."""
+        self.sources[key], self.details[key] = "profile", str(path)
+
+    def absent(self, key: str) -> None:
+        """Record that ``key`` has no value for this method."""
+        self.sources[key] = None
+        self.details.pop(key, None)
 
 
 def _fingerprint(secret: SecretStr) -> str:
@@ -174,6 +190,7 @@ def resolve_auth(
     config_file: Path | None = None,
     token_registry: TokenSourceRegistry | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    in_settings: Collection[str] | None = None,
 ) -> ResolvedAuth:
     """Resolve the credential for the configured workspace (see the module docstring).
 
@@ -190,6 +207,10 @@ def resolve_auth(
             ``~/.databrickscfg``).
         token_registry: where token sources are shared (default: the process-wide registry).
         transport: an httpx transport for token requests (tests).
+        in_settings: the ``DatabricksSettings`` fields written in settings.toml (the loaded
+            file's ``model_fields_set``), so the sources say "settings" for them even when a
+            value equals the default; by default ``settings.model_fields_set``. Only the
+            sources depend on it, never the resolution.
 
     Raises:
         ConfigError: no host, a malformed config file (``ProfileError``), an invalid host
@@ -199,17 +220,20 @@ def resolve_auth(
     applied = applied or {}
     inp = _Inputs(settings, secrets or {}, sdk_auth_type, os.environ if environ is None else environ,
                   store or TokenStore(clock=clock), clock, token_registry or registry, transport,
-                  config_file)
+                  config_file, applied, explicit,
+                  settings.model_fields_set if in_settings is None else in_settings)
     for name in ("host", "auth_type", "profile", "client_id"):
-        src, var = _source_of(name, settings, applied, explicit)
-        inp.sources[name] = src
-        if var:
-            inp.details[name] = var
+        inp.record(name)
     pinned = inp.sources["auth_type"] == "argument" or applied.get(
         "databricks.auth_type") == "DATABRICKS_AUTH_TYPE"
     _check_one_method(inp, pinned)
     method = settings.auth_type
-    if method == "profile" or (settings.host is None and inp.sources["auth_type"] == "default"):
+    # Nothing chosen (the default method, from no argument or variable) and no host: fall back to
+    # the default profile. settings.toml always holds auth_type once saved, so "from settings"
+    # with the default value still counts as nothing chosen.
+    unchosen = inp.sources["auth_type"] in ("default", "settings") and (
+        method == DatabricksSettings.model_fields["auth_type"].default)
+    if method == "profile" or (settings.host is None and unchosen):
         return _resolve_profile(inp)
     if settings.host is None:
         raise ConfigError("No workspace host is configured.",
@@ -259,12 +283,15 @@ def _pat(inp: _Inputs, host: str, profile: Profile | None) -> ResolvedAuth:
     identity = AuthIdentity(host, "pat", profile=name)
     source = _shared(inp, identity, StaticTokenFetcher(secret), fingerprint=_fingerprint(secret),
                      hint=hint)
+    inp.absent("client_id")
     return _finish(inp, identity, source, "profile" if profile else "pat")
 
 
 def _m2m(inp: _Inputs, host: str, profile: Profile | None) -> ResolvedAuth:
     name = profile.name if profile else None
     client_id = (profile.get("client_id") if profile else None) or inp.settings.client_id
+    if profile is not None and profile.get("client_id") and inp.config_path is not None:
+        inp.from_profile("client_id", inp.config_path)
     hint = (f"Run `{login_command(host, name, 'oauth-m2m')}` (or set DATABRICKS_CLIENT_ID and "
             "DATABRICKS_CLIENT_SECRET).")
     if not client_id:
@@ -297,6 +324,9 @@ def u2m_identity(host: str, client_id: str = DATABRICKS_CLI_CLIENT_ID,
 
 def _u2m(inp: _Inputs, host: str, profile_name: str | None) -> ResolvedAuth:
     client_id = inp.settings.oauth_client_id or DATABRICKS_CLI_CLIENT_ID
+    inp.record("client_id", "oauth_client_id")
+    if inp.sources["client_id"] is None:
+        inp.sources["client_id"] = "default"  # the public databricks-cli app
     identity = u2m_identity(host, client_id, profile_name)
     hint = f"Run `{login_command(host, profile_name, 'external-browser')}` to sign in again."
     initial = inp.store.load_token(identity)
@@ -342,6 +372,7 @@ def _pick_profile(inp: _Inputs, cfg: DatabricksConfig) -> Profile | None:
 
 def _resolve_profile(inp: _Inputs) -> ResolvedAuth:
     cfg = load_databricks_config(inp.config_file, inp.env)
+    inp.config_path = cfg.path
     profile = _pick_profile(inp, cfg)
     settings, sources = inp.settings, inp.sources
     # A profile's host is used unless the host came from an argument, or from the environment
@@ -350,18 +381,18 @@ def _resolve_profile(inp: _Inputs) -> ResolvedAuth:
         sources["host"] == "env" and sources["profile"] != "argument")
     if profile is not None and profile.host and not (settings.host and host_wins):
         host = normalize_host(profile.host)
-        sources["host"] = "profile"
+        inp.from_profile("host", cfg.path)
     elif settings.host:
         host = normalize_host(settings.host)
     else:
         raise ConfigError(
             f"No workspace host is configured (and no usable profile in {cfg.path}).",
             hint="Run `lakecode auth login --host <workspace URL>`, or `lakecode auth profiles`.")
-    if profile is not None:
-        if profile.name != settings.profile:
-            sources["profile"] = "profile"
-        inp.details["profile"] = str(cfg.path)
+    if profile is not None and profile.name != settings.profile:
+        inp.from_profile("profile", cfg.path)  # chosen in the file (default, or for the host)
     auth_type = inp.sdk_auth_type or (profile.auth_type if profile else None)
+    if profile is not None and not inp.sdk_auth_type:
+        inp.from_profile("auth_type", cfg.path)
     if profile is not None and profile.conflicting_methods and not inp.sdk_auth_type:
         first, second = profile.conflicting_methods[:2]
         raise ConfigError(
@@ -387,6 +418,7 @@ def _sdk(inp: _Inputs, host: str, profile: Profile | None, auth_type: str | None
             + f" or `{login_command(host, name)}`.")
     identity = AuthIdentity(host, auth_type or "default", profile=name, scopes=_scopes(profile))
     inp.sources["credential"] = "sdk"
+    inp.absent("client_id")
     fetcher = SdkTokenFetcher(config, clock=inp.clock, relogin_hint=hint)
     source = _shared(inp, identity, fetcher, hint=hint)
     return _finish(inp, identity, source, "profile")
