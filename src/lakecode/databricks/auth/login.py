@@ -19,6 +19,7 @@ Public API::
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from lakecode.databricks.auth.resolve import ResolvedAuth, resolve_auth, u2m_ide
 from lakecode.databricks.auth.store import TokenStore, client_secret_key, pat_key
 from lakecode.databricks.auth.token_source import Token, TokenSourceRegistry, jwt_claims, registry
 from lakecode.databricks.host import normalize_host
+from lakecode.errors import WrongHostError
 from lakecode.llm.errors import error_from_response, error_from_transport
 
 __all__ = [
@@ -106,13 +108,34 @@ def _subject(resolved: ResolvedAuth) -> str | None:
     return str(value) if value else None
 
 
+def _is_databricks_error(response: httpx.Response) -> bool:
+    """Whether an error response carries a Databricks JSON error (``error_code``, or SCIM's)."""
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and ("error_code" in data or "schemas" in data)
+
+
+def _not_a_workspace(host: str, responses: tuple[httpx.Response, httpx.Response]) -> WrongHostError:
+    return WrongHostError(
+        f"{host} does not look like a Databricks workspace API host: {SCIM_ME} and "
+        f"{SERVING_ENDPOINTS} both answered HTTP 404 without a Databricks error "
+        f"(content type {responses[-1].headers.get('content-type') or 'none'}).",
+        url=str(responses[-1].request.url))
+
+
 async def verify(resolved: ResolvedAuth, *, transport: httpx.AsyncBaseTransport | None = None,
                  http_timeout: float = DEFAULT_HTTP_TIMEOUT) -> WhoAmI:
     """Prove the credential works with one tool-free call, and say who it is.
 
+    A host where both the identity check and its fallback answer 404 without a Databricks JSON
+    error (``error_code``) is some other web server, not a workspace: ``WrongHostError``.
+
     Raises:
         AuthenticationError: the credential was rejected (after one refresh).
-        PermissionDeniedError, WrongHostError, APIStatusError: what the workspace answered.
+        WrongHostError: the host is not a workspace API host (a login page, HTML, bare 404s).
+        PermissionDeniedError, APIStatusError: what the workspace answered.
         APIConnectionError: the workspace could not be reached.
     """
     headers = {"User-Agent": user_agent(resolved.auth_type), "Accept": "application/json"}
@@ -127,9 +150,12 @@ async def verify(resolved: ResolvedAuth, *, transport: httpx.AsyncBaseTransport 
                 user = data.get("userName") or data.get("displayName") if isinstance(data, dict) else None
                 return WhoAmI(str(user) if user else _subject(resolved), SCIM_ME)
             if response.status_code == 404 and "html" not in response.headers.get("content-type", ""):
-                response = await http.get(SERVING_ENDPOINTS)
+                first, response = response, await http.get(SERVING_ENDPOINTS)
                 if response.status_code == 200:
                     return WhoAmI(_subject(resolved), SERVING_ENDPOINTS)
+                if response.status_code == 404 and not (
+                        _is_databricks_error(first) or _is_databricks_error(response)):
+                    raise _not_a_workspace(resolved.host, (first, response))
         except httpx.TransportError as exc:
             raise error_from_transport(exc, resolved.host) from None
         except ValueError:  # a 200 that is not JSON
