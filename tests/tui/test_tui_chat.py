@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.widgets import Collapsible
+from textual.widgets import Collapsible, OptionList
 from tui_helpers import SIZE, wait_for
 
 from lakecode.config.settings import Settings
@@ -259,6 +259,36 @@ async def test_model_command_switches_the_model_and_saves_it(make_app: Callable[
     assert chat_calls[-1].json["model"] == "databricks-gpt-5-2"
     assert 'model = "databricks-gpt-5-2"' in (Path(app.services.conversation_store.directory).parent
                                                / "settings.toml").read_text()
+
+
+async def test_model_dialog_one_enter_on_a_row_uses_it(make_app: Callable[..., LakecodeApp],
+                                                       emulator: Emulator) -> None:
+    TokenStore().put_secret(pat_key(emulator.url), emulator.pat)
+    save_settings(Settings.model_validate({"model": "databricks-claude-sonnet-4-5",
+                                           "databricks": {"host": emulator.url, "auth_type": "pat"}}))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        picker = app.screen.picker
+        await wait_for(pilot, lambda: "models loaded" in picker.status, what="the listing")
+        # only models the workspace serves: none of them needs a "not listed, use anyway?" answer
+        recommended = [m.id for m in picker.tiers.recommended]
+        assert recommended == ["databricks-claude-sonnet-4-5", "databricks-gpt-5-2",
+                               "databricks-gpt-oss-120b", "databricks-llama-4-maverick"]
+        options = picker.query_one("#model-options", OptionList)
+        assert options.has_focus
+        await pilot.press(*["down"] * (len(recommended) - 1))
+        assert options.highlighted_option is not None
+        assert options.highlighted_option.id == "model:databricks-llama-4-maverick"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ModelPickerScreen),
+                       what="the dialog to close")
+        assert app.screen is chat  # closed by the one Enter: no confirmation in between
+        await wait_for(pilot, lambda: chat.query_one("#status").info.model == "databricks-llama-4-maverick")
+    assert 'model = "databricks-llama-4-maverick"' in (Path(app.services.conversation_store.directory).parent
+                                                        / "settings.toml").read_text()
 
 
 async def test_chat_turn_through_the_emulator(make_app: Callable[..., LakecodeApp], emulator: Emulator,

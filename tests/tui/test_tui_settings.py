@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, OptionList, Select, Static
 from tui_helpers import SIZE, choose_method, fill, mode, settings_screen, wait_for
 
 from lakecode.config.paths import settings_path, tokens_dir
@@ -23,6 +23,11 @@ from lakecode.tui.screens.settings import SettingsScreen
 from lakecode.tui.widgets.model_list import ModelPicker
 
 MODEL = "databricks-claude-sonnet-4-5"
+SERVED_RECOMMENDED = ["databricks-claude-sonnet-4-5", "databricks-gpt-5-2", "databricks-gpt-oss-120b",
+                      "databricks-llama-4-maverick"]
+"""The curated recommended models the emulator serves, in listing order."""
+UNSERVED = "databricks-claude-sonnet-4-6"
+"""Curated and recommended, but not served by the emulator."""
 
 
 def _saved() -> dict[str, object]:
@@ -224,6 +229,76 @@ async def test_typed_model_id_is_saved_verbatim(make_app: Callable[..., Lakecode
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
     assert _saved()["model"] == "team-llm-prod"
+
+
+def _option_ids(picker: ModelPicker) -> list[str]:
+    options = picker.query_one("#model-options", OptionList).options
+    return [o.id.removeprefix("model:") for o in options if o.id]
+
+
+async def test_recommended_tier_lists_only_models_the_workspace_serves(
+        make_app: Callable[..., LakecodeApp], emulator: Emulator) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settings_screen(pilot)
+        await choose_method(pilot, screen, "pat")
+        fill(screen, host=emulator.url, pat="dapi-wrong-token")
+        picker = screen.query_one(ModelPicker)
+        await wait_for(pilot, lambda: "showing the recommended list" in picker.status, what="the fallback")
+        fallback = [m.id for m in picker.tiers.recommended]
+        assert UNSERVED in fallback and {m.source for m in picker.tiers.recommended} == {"curated"}
+        fill(screen, pat=emulator.pat)
+        await _models_loaded(pilot, screen)
+        assert [m.id for m in picker.tiers.recommended] == SERVED_RECOMMENDED
+        assert {m.source for m in (*picker.tiers.recommended, *picker.tiers.workspace)} == {"discovered"}
+        ids = _option_ids(picker)
+        assert UNSERVED not in ids
+        assert ids[:len(SERVED_RECOMMENDED)] == SERVED_RECOMMENDED
+
+
+async def test_unserved_model_is_marked_and_saving_it_or_a_typed_id_asks(
+        make_app: Callable[..., LakecodeApp], emulator: Emulator) -> None:
+    TokenStore().put_secret(pat_key(emulator.url), emulator.pat)
+    save_settings(Settings.model_validate({"model": UNSERVED,
+                                           "databricks": {"host": emulator.url, "auth_type": "pat"}}))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await pilot.press("f2")
+        screen = await settings_screen(pilot)
+        picker = await _models_loaded(pilot, screen)
+        options = picker.query_one("#model-options", OptionList)
+        assert _option_ids(picker)[0] == UNSERVED  # the "Selected" row, on top
+        assert options.highlighted_option is not None
+        assert options.highlighted_option.id == f"model:{UNSERVED}"
+        assert "not in the list (not listed by the workspace)" in str(options.highlighted_option.prompt)
+        assert picker.is_listed(UNSERVED) is False
+        fill(screen, model="team-llm-typo")  # an id typed by hand, then the Save button
+        await pilot.pause()
+        await pilot.click("#settings-save")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        question = str(app.screen.query_one(".dialog-text", Static).render())
+        assert question.startswith(f"team-llm-typo is not listed by {emulator.url}.")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        assert _saved()["model"] == UNSERVED
+
+
+async def test_curated_model_from_the_fallback_list_saves_without_asking(
+        make_app: Callable[..., LakecodeApp], emulator: Emulator) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settings_screen(pilot)
+        await choose_method(pilot, screen, "pat")
+        fill(screen, host=emulator.url, pat="dapi-wrong-token")
+        picker = screen.query_one(ModelPicker)
+        await wait_for(pilot, lambda: "showing the recommended list" in picker.status, what="the fallback")
+        picker.select(UNSERVED)
+        assert picker.is_listed(UNSERVED) is None  # nothing was discovered: nothing to check against
+        await pilot.click("#settings-save")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="the save")
+        assert isinstance(app.screen, ChatScreen)  # not a ConfirmScreen
+    assert _saved()["model"] == UNSERVED
 
 
 async def test_m2m_validates_the_client_id_and_stores_the_secret(make_app: Callable[..., LakecodeApp],

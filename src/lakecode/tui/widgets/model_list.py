@@ -37,7 +37,8 @@ class ModelTiers:
     """A listing split for display.
 
     Attributes:
-        recommended: the curated recommended tier (discovered or not).
+        recommended: the recommended models the workspace lists (or, when discovery failed, the
+            curated recommended models).
         workspace: the other models the workspace lists (or, when discovery failed, the other
             curated models).
         discovered: whether discovery (live or cached) produced the listing.
@@ -61,13 +62,15 @@ class ModelTiers:
 def model_tiers(models: Iterable[ModelInfo]) -> ModelTiers:
     """Split chat models into the recommended tier and the workspace tier.
 
-    Curated models the workspace did not list are shown only in the recommended tier, unless
-    nothing was discovered at all (then the curated list is all there is).
+    When discovery (live or cached) produced any model, only models the workspace lists are
+    shown: a curated model it does not serve would fail every turn (ENDPOINT_NOT_FOUND). Curated
+    entries are shown only when nothing was discovered (then the curated list is all there is).
     """
     chat = [m for m in models if m.chat]
     discovered = any(m.source != "curated" for m in chat)
-    recommended = tuple(m for m in chat if m.recommended)
-    rest = tuple(m for m in chat if not m.recommended and (m.source != "curated" or not discovered))
+    shown = [m for m in chat if m.source != "curated" or not discovered]
+    recommended = tuple(m for m in shown if m.recommended)
+    rest = tuple(m for m in shown if not m.recommended)
     return ModelTiers(recommended, rest, discovered)
 
 
@@ -217,7 +220,8 @@ class ModelPicker(Vertical):
             rows.append(_header("Selected"))
             label = Text(no_wrap=True, overflow="ellipsis")
             label.append(current.ljust(width), style="bold")
-            label.append("  not in the list (kept as typed)", style="yellow")
+            why = "not listed by the workspace" if tiers.discovered else "kept as typed"
+            label.append(f"  not in the list ({why})", style="yellow")
             rows.append(Option(label, id=_PREFIX + current))
         if tiers.recommended:
             rows.append(_header("Recommended"))
