@@ -212,12 +212,13 @@ async def _login(opts: _LoginOptions, overrides: EnvOverrides, saved: Databricks
     target = _host_or_prompt(opts.host, overrides)
     if opts.method == "pat":
         pat = _secret(overrides, "pat", "Personal access token")
-        return await flows.login_with_pat(target, pat, base=saved)
+        return await flows.login_with_pat(target, pat, base=saved, from_env="pat" in overrides.secrets)
     if opts.method == "oauth-m2m":
         sp = opts.client_id or overrides.settings.databricks.client_id or click.prompt(
             "Service principal client id", err=True)
         secret = _secret(overrides, "client_secret", "Client secret")
-        return await flows.login_with_m2m(target, sp, secret, base=saved)
+        return await flows.login_with_m2m(target, sp, secret, base=saved,
+                                          from_env="client_secret" in overrides.secrets)
     return await _browser_flow(target, opts, saved, None)
 
 

@@ -163,6 +163,11 @@ async def verify(resolved: ResolvedAuth, *, transport: httpx.AsyncBaseTransport 
         raise error_from_response(response)
 
 
+def _typed(secret: str, from_env: bool) -> set[str]:
+    """``explicit`` for a secret given directly (see ``resolve_auth``), or nothing from the env."""
+    return set() if from_env else {secret}
+
+
 async def _resolve_and_verify(settings: DatabricksSettings, *, secrets: dict[str, SecretStr],
                               explicit: set[str], store: TokenStore, clock: Clock,
                               transport: httpx.AsyncBaseTransport | None,
@@ -174,32 +179,41 @@ async def _resolve_and_verify(settings: DatabricksSettings, *, secrets: dict[str
 
 
 async def login_with_pat(host: str, pat: SecretStr, *, base: DatabricksSettings | None = None,
-                         store: TokenStore | None = None, clock: Clock = system_clock,
+                         from_env: bool = False, store: TokenStore | None = None,
+                         clock: Clock = system_clock,
                          transport: httpx.AsyncBaseTransport | None = None,
                          token_registry: TokenSourceRegistry | None = None) -> LoginResult:
-    """Verify a personal access token, then store it (never in settings)."""
+    """Verify a personal access token, then store it (never in settings).
+
+    ``from_env``: the token came from ``DATABRICKS_TOKEN`` (the hint for a refused one says so).
+    """
     host = normalize_host(host)
     store = store or TokenStore(clock=clock)
     settings = settings_for_method(base, "pat", host=host)
     resolved, whoami = await _resolve_and_verify(
-        settings, secrets={"pat": pat}, explicit={"host", "auth_type"}, store=store, clock=clock,
+        settings, secrets={"pat": pat}, explicit={"host", "auth_type"} | _typed("pat", from_env),
+        store=store, clock=clock,
         transport=transport, token_registry=token_registry or registry)
     await asyncio.to_thread(store.put_secret, pat_key(host), pat, host=host)
     return LoginResult(resolved, whoami, settings)
 
 
 async def login_with_m2m(host: str, client_id: str, client_secret: SecretStr, *,
-                         base: DatabricksSettings | None = None, store: TokenStore | None = None,
-                         clock: Clock = system_clock,
+                         base: DatabricksSettings | None = None, from_env: bool = False,
+                         store: TokenStore | None = None, clock: Clock = system_clock,
                          transport: httpx.AsyncBaseTransport | None = None,
                          token_registry: TokenSourceRegistry | None = None) -> LoginResult:
-    """Mint a token with the service principal's credentials, verify it, store the secret."""
+    """Mint a token with the service principal's credentials, verify it, store the secret.
+
+    ``from_env``: the secret came from ``DATABRICKS_CLIENT_SECRET``.
+    """
     host = normalize_host(host)
     store = store or TokenStore(clock=clock)
     settings = settings_for_method(base, "oauth-m2m", host=host, client_id=client_id)
     resolved, whoami = await _resolve_and_verify(
-        settings, secrets={"client_secret": client_secret}, explicit={"host", "auth_type", "client_id"},
-        store=store, clock=clock, transport=transport, token_registry=token_registry or registry)
+        settings, secrets={"client_secret": client_secret},
+        explicit={"host", "auth_type", "client_id"} | _typed("client_secret", from_env), store=store,
+        clock=clock, transport=transport, token_registry=token_registry or registry)
     await asyncio.to_thread(store.put_secret, client_secret_key(host, client_id), client_secret,
                             host=host)
     return LoginResult(resolved, whoami, settings)

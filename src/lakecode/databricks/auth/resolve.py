@@ -158,8 +158,10 @@ class _Inputs:
         self.details.pop(key, None)
 
 
-def _fingerprint(secret: SecretStr) -> str:
-    return hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
+def _fingerprint(secret: SecretStr, origin: Source | None) -> str:
+    # The origin is part of it: the same token from DATABRICKS_TOKEN and from the store needs two
+    # sources, because their re-login hints differ.
+    return f"{hashlib.sha256(secret.get_secret_value().encode()).hexdigest()}:{origin}"
 
 
 def _check_one_method(inp: _Inputs, pinned: bool) -> None:
@@ -199,7 +201,9 @@ def resolve_auth(
         secrets: secrets from the environment (``EnvOverrides.secrets``: "pat", "client_secret").
         sdk_auth_type: a non-native ``DATABRICKS_AUTH_TYPE`` (``EnvOverrides.sdk_auth_type``).
         applied: ``EnvOverrides.applied`` (which field each variable set).
-        explicit: ``DatabricksSettings`` field names given as command-line arguments.
+        explicit: ``DatabricksSettings`` field names given as command-line arguments; "pat" or
+            "client_secret" here means that secret was given directly (typed at a login prompt),
+            not taken from the environment, which changes the re-login hint.
         clock: the wall clock for token expiry.
         store: the token store (default: under ``LAKECODE_HOME``).
         environ: the environment (default ``os.environ``), for the config-file variables.
@@ -267,22 +271,48 @@ def _shared(inp: _Inputs, identity: AuthIdentity, fetcher: TokenFetcher, *,
     return inp.registry.get_or_create(identity, make, fingerprint=fingerprint)
 
 
+def _profile_hint(inp: _Inputs, host: str, profile: Profile, keys: str) -> str:
+    """What fixes a refused credential written in a profile: the file, not ``lakecode auth login``."""
+    return (f"Update {keys} in profile [{profile.name}] of {inp.config_path}, or run "
+            f"`databricks auth login --host {host} --profile {profile.name}`.")
+
+
+def _env_hint(variables: tuple[str, ...], what: str, login: str) -> str:
+    """What fixes a refused credential from the environment, which overrides any stored login."""
+    one = len(variables) == 1
+    it = "it" if one else "them"
+    return (f"{' and '.join(variables)} {'is' if one else 'are'} set and override{'s' if one else ''} "
+            f"any stored login: replace {it} with {what}, or unset {it} and run `{login}`.")
+
+
+def _pat_variable(inp: _Inputs) -> str:
+    """The variable the personal access token came from (LLM_API_KEY stands in for it)."""
+    if not inp.env.get("DATABRICKS_TOKEN", "").strip() and inp.env.get("LLM_API_KEY", "").strip():
+        return "LLM_API_KEY"
+    return "DATABRICKS_TOKEN"
+
+
 def _pat(inp: _Inputs, host: str, profile: Profile | None) -> ResolvedAuth:
     name = profile.name if profile else None
     secret: SecretStr | None
-    if profile is not None and profile.get("token"):
-        secret, inp.sources["credential"] = SecretStr(profile.get("token") or ""), "profile"
-    elif "pat" in inp.secrets:
-        secret, inp.sources["credential"] = inp.secrets["pat"], "env"
-    else:
-        secret, inp.sources["credential"] = inp.store.get_secret(pat_key(host)), "store"
     hint = (f"Create a new personal access token and run `{login_command(host, name, 'pat')}` "
             "(or set DATABRICKS_TOKEN).")
+    if profile is not None and profile.get("token"):
+        secret, inp.sources["credential"] = SecretStr(profile.get("token") or ""), "profile"
+        hint = _profile_hint(inp, host, profile, "the token")
+    elif "pat" in inp.secrets and "pat" in inp.explicit:
+        secret, inp.sources["credential"] = inp.secrets["pat"], "argument"
+    elif "pat" in inp.secrets:
+        secret, inp.sources["credential"] = inp.secrets["pat"], "env"
+        hint = _env_hint((_pat_variable(inp),), "a valid personal access token",
+                         login_command(host, None, "pat"))
+    else:
+        secret, inp.sources["credential"] = inp.store.get_secret(pat_key(host)), "store"
     if secret is None:
         raise AuthError(f"No personal access token is stored for {host}.", hint=hint)
     identity = AuthIdentity(host, "pat", profile=name)
-    source = _shared(inp, identity, StaticTokenFetcher(secret), fingerprint=_fingerprint(secret),
-                     hint=hint)
+    source = _shared(inp, identity, StaticTokenFetcher(secret),
+                     fingerprint=_fingerprint(secret, inp.sources["credential"]), hint=hint)
     inp.absent("client_id")
     return _finish(inp, identity, source, "profile" if profile else "pat")
 
@@ -299,8 +329,16 @@ def _m2m(inp: _Inputs, host: str, profile: Profile | None) -> ResolvedAuth:
     secret: SecretStr | None
     if profile is not None and profile.get("client_secret"):
         secret, inp.sources["credential"] = SecretStr(profile.get("client_secret") or ""), "profile"
+        hint = _profile_hint(inp, host, profile, "client_id and client_secret")
+    elif "client_secret" in inp.secrets and "client_secret" in inp.explicit:
+        secret, inp.sources["credential"] = inp.secrets["client_secret"], "argument"
     elif "client_secret" in inp.secrets:
         secret, inp.sources["credential"] = inp.secrets["client_secret"], "env"
+        variables: tuple[str, ...] = ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
+        if inp.sources.get("client_id") != "env":
+            variables = variables[1:]
+        hint = _env_hint(variables, "valid service principal credentials",
+                         login_command(host, None, "oauth-m2m"))
     else:
         secret = inp.store.get_secret(client_secret_key(host, client_id))
         inp.sources["credential"] = "store"
@@ -311,7 +349,8 @@ def _m2m(inp: _Inputs, host: str, profile: Profile | None) -> ResolvedAuth:
     identity = AuthIdentity(host, "oauth-m2m", client_id=client_id, profile=name, scopes=scopes)
     fetcher = ClientCredentialsFetcher(host, client_id, secret, scopes=identity.scopes,
                                        clock=inp.clock, relogin_hint=hint, transport=inp.transport)
-    source = _shared(inp, identity, fetcher, fingerprint=_fingerprint(secret), hint=hint)
+    source = _shared(inp, identity, fetcher, fingerprint=_fingerprint(secret, inp.sources["credential"]),
+                     hint=hint)
     return _finish(inp, identity, source, "profile" if profile else "oauth-m2m")
 
 
