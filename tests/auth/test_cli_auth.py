@@ -233,3 +233,23 @@ def test_planted_secrets_never_reach_outputs_logs_or_settings(
         assert len(secret) > 20
         leaks = [t for t in texts if secret in t]
         assert not leaks, f"a planted secret leaked into {leaks[0][:200]!r}"
+
+
+def test_piped_login_reads_the_secret_from_one_stdin_line_without_a_warning(emulator: Emulator) -> None:
+    """`echo $PAT | lakecode auth login`: no getpass, so no GetPassWarning and no prompt."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "always", "-m", "lakecode", "auth", "login", "--auth-type", "pat",
+         "--host", emulator.url],
+        input=emulator.pat + "\n", capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"Signed in to {emulator.url} as emulator-user@example.com (pat).\n"
+    assert "Warning" not in proc.stderr and "Personal access token" not in proc.stderr
+    assert proc.stderr.splitlines()[0] == f"Settings saved to {settings_path()}."
+    assert emulator.pat not in proc.stdout + proc.stderr
+
+
+def test_piped_login_with_an_empty_stdin_says_what_is_missing(emulator: Emulator) -> None:
+    result = run("login", "--auth-type", "pat", "--host", emulator.url, input="")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("No personal access token on standard input.\n  hint: Pipe it in")
+    assert not settings_path().exists()

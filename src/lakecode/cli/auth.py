@@ -122,10 +122,22 @@ def _host_or_prompt(host: str | None, overrides: EnvOverrides) -> str:
 
 
 def _secret(overrides: EnvOverrides, key: str, prompt: str) -> Any:
+    """The secret from the environment, else from a piped stdin line, else a hidden prompt."""
     from pydantic import SecretStr
+
+    from lakecode.errors import ConfigError
 
     if key in overrides.secrets:
         return overrides.secrets[key]
+    if not sys.stdin.isatty():
+        # Piped (`echo $PAT | lakecode auth login ...`): getpass would warn that it cannot hide
+        # the input of a pipe; there is nothing to hide, so read one line.
+        line = sys.stdin.readline().strip()
+        if not line:
+            raise ConfigError(f"No {prompt.lower()} on standard input.",
+                              hint="Pipe it in (`echo \"$SECRET\" | lakecode auth login ...`) or run "
+                                   "the command at a terminal to be prompted.")
+        return SecretStr(line)
     return SecretStr(click.prompt(prompt, hide_input=True, err=True))
 
 
@@ -238,7 +250,9 @@ def login(host: str | None, auth_type: str | None, profile: str | None, client_i
           timeout: float) -> None:
     """Sign in, check the credential with a real call, and remember how to sign in.
 
-    Prompts for whatever is missing (secrets with hidden input). The host and method are saved
+    Prompts for whatever is missing (secrets with hidden input). When standard input is not a
+    terminal, a secret is read from one line of it, without a prompt or warning:
+    `echo "$PAT" | lakecode auth login --host URL --auth-type pat`. The host and method are saved
     to settings.toml; secrets and tokens go to the token store (files readable only by you).
     """
     from lakecode.config.store import save_settings
