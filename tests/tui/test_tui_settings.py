@@ -86,6 +86,24 @@ async def test_method_switching_shows_fields_and_hint(make_app: Callable[..., La
         assert hint in " ".join(text.split())
 
 
+async def test_hints_before_a_host_is_typed_read_naturally(make_app: Callable[..., LakecodeApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settings_screen(pilot)
+        hint = screen.query_one("#method-hint", Static)
+        text = " ".join(str(hint.render()).split())
+        assert text.startswith("Sign in opens your workspace in the browser (or shows a link")
+        assert "<workspace URL>" not in text
+        fill(screen, host="dbc-a1b2345c-d6e7.cloud.databricks.com")
+        await pilot.pause()
+        text = " ".join(str(hint.render()).split())
+        assert text.startswith("Sign in opens https://dbc-a1b2345c-d6e7.cloud.databricks.com in your browser")
+        fill(screen, host="")
+        await choose_method(pilot, screen, "pat")
+        text = " ".join(str(hint.render()).split())
+        assert text.startswith("Create a token in your workspace: your user menu → Settings")
+
+
 async def test_host_is_normalised_as_typed_and_bad_hosts_say_why(
         make_app: Callable[..., LakecodeApp]) -> None:
     app = make_app()

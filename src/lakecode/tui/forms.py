@@ -185,11 +185,12 @@ def _redirect_problem(uri: str) -> str | None:
 def method_hint(values: FormValues, *, config_file: str = "~/.databrickscfg") -> str:
     """The live hint for the chosen sign-in method and the host typed so far."""
     host = values.normalized_host
-    shown = host or "<workspace URL>"
+    shown = host or "<workspace URL>"  # only in a command to copy, where a placeholder reads as one
     if values.auth_type == "external-browser":
         redirect = values.oauth_redirect_uri.strip() or DEFAULT_REDIRECT_URI
         app = values.oauth_client_id.strip()
-        text = (f"Sign in opens {shown} in your browser (or shows a link to open anywhere and "
+        opens = f"{host} in your browser" if host else "your workspace in the browser"
+        text = (f"Sign in opens {opens} (or shows a link to open anywhere and "
                 f"a field to paste the address it ends on). lakecode listens on {redirect} and "
                 "keeps a refreshable token in its private token store.")
         if app:
@@ -197,8 +198,9 @@ def method_hint(values: FormValues, *, config_file: str = "~/.databrickscfg") ->
         return text + (" A custom OAuth app (optional) must register the redirect URI "
                        f"{redirect}; the default app databricks-cli needs nothing.")
     if values.auth_type == "pat":
-        return (f"Create a token in {shown}: your user menu → Settings → Developer → Access "
-                "tokens. It is kept in lakecode's token store (mode 0600), never in settings.toml.")
+        where = host or "your workspace"
+        return (f"Create a token in {where}: your user menu → Settings → Developer → Access tokens. "
+                "It is kept in lakecode's token store (mode 0600), never in settings.toml.")
     if values.auth_type == "oauth-m2m":
         return ("A service principal's OAuth secret comes from a workspace admin: Settings → "
                 "Identity and access → Service principals → <principal> → Secrets → Generate "
