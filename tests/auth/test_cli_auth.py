@@ -253,3 +253,41 @@ def test_piped_login_with_an_empty_stdin_says_what_is_missing(emulator: Emulator
     assert result.exit_code == 2
     assert result.stderr.startswith("No personal access token on standard input.\n  hint: Pipe it in")
     assert not settings_path().exists()
+
+
+def test_no_browser_login_prints_the_url_before_waiting_and_one_success_line(emulator: Emulator) -> None:
+    app_id, port = register(emulator)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakecode", "auth", "login", "--host", emulator.url, "--auth-type",
+         "external-browser", "--no-browser", "--oauth-client-id", app_id,
+         "--oauth-redirect-uri", f"http://localhost:{port}", "--timeout", "20"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None and proc.stdin is not None
+        before: list[str] = []
+        for line in proc.stderr:
+            before.append(line.rstrip("\n"))
+            if line.startswith("Waiting"):
+                break
+        url = next(line.strip() for line in before if "/oidc/v1/authorize?" in line)
+        proc.stdin.write(httpx.get(url, follow_redirects=False).headers["location"] + "\n")
+        proc.stdin.flush()
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert before == [
+        f"Listening for the sign-in on http://localhost:{port}.",
+        "",
+        "To sign in, open this URL in a browser:",
+        "",
+        f"  {url}",
+        "",
+        "No browser was opened here. Sign in on any machine, then paste the address the browser ends "
+        f"on (http://localhost:{port}/?code=...) and press Enter:",
+        "Waiting for the browser sign-in.",
+    ]
+    assert stderr.splitlines()[:3] == ["Authorization received.", "Exchanging the authorization for tokens.",
+                                       f"Settings saved to {settings_path()}."]
+    assert stdout == f"Signed in to {emulator.url} as emulator-user@example.com (external-browser).\n"
+    assert "Signed in" not in stderr

@@ -197,7 +197,10 @@ async def _browser_flow(host: str, opts: _LoginOptions, saved: DatabricksSetting
                        opts.redirect_uri or saved.oauth_redirect_uri)
 
     def progress(event: Any) -> None:
-        click.echo(event.message, err=True)
+        # "waiting" is emitted before the URL exists: it is printed below, after the URL. The
+        # "signed_in" line would repeat the one `login` prints with the identity.
+        if event.stage not in ("waiting", "signed_in"):
+            click.echo(event.message, err=True)
 
     async with BrowserLogin(host, app=app, on_progress=progress, timeout=opts.wait_seconds) as login:
         click.echo(f"\nTo sign in, open this URL in a browser:\n\n  {login.authorize_url}\n", err=True)
@@ -207,6 +210,7 @@ async def _browser_flow(host: str, opts: _LoginOptions, saved: DatabricksSetting
                        f"the browser ends on ({login.redirect_uri}/?code=...) and press Enter:",
                        err=True)
             _paste_reader(login, asyncio.get_running_loop())
+        click.echo("Waiting for the browser sign-in.", err=True)
         token = await login.wait()
     return await complete_browser_login(login, token, profile=profile, base=saved)
 
