@@ -244,7 +244,7 @@ def test_piped_login_reads_the_secret_from_one_stdin_line_without_a_warning(emul
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f"Signed in to {emulator.url} as emulator-user@example.com (pat).\n"
     assert "Warning" not in proc.stderr and "Personal access token" not in proc.stderr
-    assert proc.stderr.splitlines()[0] == f"Settings saved to {settings_path()}."
+    assert proc.stderr.splitlines()[-1] == f"Settings saved to {settings_path()}."
     assert emulator.pat not in proc.stdout + proc.stderr
 
 
@@ -287,7 +287,51 @@ def test_no_browser_login_prints_the_url_before_waiting_and_one_success_line(emu
         f"on (http://localhost:{port}/?code=...) and press Enter:",
         "Waiting for the browser sign-in.",
     ]
-    assert stderr.splitlines()[:3] == ["Authorization received.", "Exchanging the authorization for tokens.",
-                                       f"Settings saved to {settings_path()}."]
+    assert stderr.splitlines()[:2] == ["Authorization received.", "Exchanging the authorization for tokens."]
+    assert stderr.splitlines()[-1] == f"Settings saved to {settings_path()}."
     assert stdout == f"Signed in to {emulator.url} as emulator-user@example.com (external-browser).\n"
     assert "Signed in" not in stderr
+
+
+def saved_model() -> object:
+    import tomllib
+
+    return tomllib.loads(settings_path().read_text()).get("model")
+
+
+def test_login_saves_the_first_recommended_tool_model_when_none_is_set(emulator: Emulator) -> None:
+    result = run("login", "--host", emulator.url, "--auth-type", "pat", input=emulator.pat + "\n")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "Model: databricks-claude-sonnet-4-5 (change it with lakecode run --model, LLM_MODEL or the "
+        "settings screen; lakecode models lists them)",
+        f"Settings saved to {settings_path()}."]
+    assert saved_model() == "databricks-claude-sonnet-4-5"
+
+
+def test_login_never_replaces_a_chosen_model(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('model = "team-llm-prod"\n')
+    result = run("login", "--host", emulator.url, "--auth-type", "pat", input=emulator.pat + "\n")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"Settings saved to {settings_path()}.\n"
+    assert saved_model() == "team-llm-prod"
+    settings_path().write_text("")
+    monkeypatch.setenv("LLM_MODEL", "databricks/databricks-gpt-5-2")  # chosen for every run
+    result = run("login", "--host", emulator.url, "--auth-type", "pat", input=emulator.pat + "\n")
+    assert result.stderr == f"Settings saved to {settings_path()}.\n"
+    assert saved_model() is None
+
+
+def test_login_says_how_to_choose_a_model_when_discovery_fails(emulator: Emulator) -> None:
+    emulator.faults.add(kind="permission_denied", path=r"^(?!/api/2\.0/preview/scim).*", count=None)
+    result = run("login", "--host", emulator.url, "--auth-type", "pat", input=emulator.pat + "\n")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"No model was chosen: model discovery failed on {emulator.url}: "
+                               "serving-endpoints listing: permission denied")
+    assert lines[1:] == [
+        "  hint: run `lakecode models` to see what the workspace serves, then choose one with "
+        "`lakecode run --model <id>`, LLM_MODEL=databricks/<id> or the settings screen.",
+        f"Settings saved to {settings_path()}."]
+    assert saved_model() is None

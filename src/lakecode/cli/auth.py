@@ -258,6 +258,9 @@ def login(host: str | None, auth_type: str | None, profile: str | None, client_i
     terminal, a secret is read from one line of it, without a prompt or warning:
     `echo "$PAT" | lakecode auth login --host URL --auth-type pat`. The host and method are saved
     to settings.toml; secrets and tokens go to the token store (files readable only by you).
+    When no model is chosen yet (in settings.toml or LLM_MODEL), the first recommended model
+    with tool calling that the workspace lists is saved as the model; a chosen one is never
+    replaced.
     """
     from lakecode.config.store import save_settings
 
@@ -269,7 +272,57 @@ def login(host: str | None, auth_type: str | None, profile: str | None, client_i
     who = f" as {result.whoami.user}" if result.whoami.user else ""
     via = f"profile {result.resolved.profile}, " if result.resolved.profile else ""
     click.echo(f"Signed in to {result.resolved.host}{who} ({via}{result.resolved.auth_type}).")
+    if saved.provider == "databricks" and saved.model is None and overrides.settings.model is None:
+        _choose_default_model()
     click.echo(f"Settings saved to {path}.", err=True)
+
+
+_CHANGE_MODEL = "lakecode run --model, LLM_MODEL or the settings screen; lakecode models lists them"
+
+
+def _choose_default_model() -> None:
+    """Save the first recommended tool-capable model discovery lists, unless one is set by now."""
+    from lakecode.config.store import load_settings, save_settings
+    from lakecode.errors import LakecodeError
+
+    try:
+        model, reason = _run(_first_tool_model())
+    except LakecodeError as exc:
+        model, reason = None, f"model discovery failed: {exc.message}"
+    current = load_settings()
+    if current.model is not None:  # chosen meanwhile (another lakecode): never replace it
+        return
+    if model is None:
+        click.echo(f"No model was chosen: {reason.rstrip('.')}.\n  hint: run `lakecode models` to "
+                   "see what the workspace serves, then choose one with `lakecode run --model <id>`, "
+                   "LLM_MODEL=databricks/<id> or the settings screen.", err=True)
+        return
+    save_settings(current.model_copy(update={"model": model}))
+    click.echo(f"Model: {model} (change it with {_CHANGE_MODEL})", err=True)
+
+
+async def _first_tool_model() -> tuple[str | None, str]:
+    """The first recommended, ready, tool-capable chat model discovery lists (else the first
+    tool-capable one); or None and why not."""
+    from lakecode.databricks.provider import DatabricksProvider
+    from lakecode.runtime import build_provider, effective_settings
+
+    provider = build_provider(effective_settings())  # as `lakecode run` will see the workspace
+    try:
+        if not isinstance(provider, DatabricksProvider):
+            return None, "not a Databricks workspace"
+        result = await provider.catalog.catalog()
+    finally:
+        await provider.aclose()
+    if result.state == "curated":
+        first = f": {result.warnings[0]}" if result.warnings else ""
+        return None, f"model discovery failed on {result.host}{first}"
+    usable = [m for m in result.models if m.source in ("discovered", "cached") and m.chat and m.ready
+              and m.supports_tools is True]
+    pick = next((m for m in usable if m.recommended), usable[0] if usable else None)
+    if pick is None:
+        return None, f"{result.host} lists no ready chat model with tool calling"
+    return pick.id, ""
 
 
 # --- status ----------------------------------------------------------------------------------
