@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.widgets import Collapsible, OptionList
 from tui_helpers import SIZE, wait_for
 
@@ -289,6 +290,28 @@ async def test_model_dialog_one_enter_on_a_row_uses_it(make_app: Callable[..., L
         await wait_for(pilot, lambda: chat.query_one("#status").info.model == "databricks-llama-4-maverick")
     assert 'model = "databricks-llama-4-maverick"' in (Path(app.services.conversation_store.directory).parent
                                                         / "settings.toml").read_text()
+
+
+async def test_model_dialog_fits_80_by_24(make_app: Callable[..., LakecodeApp], emulator: Emulator) -> None:
+    TokenStore().put_secret(pat_key(emulator.url), emulator.pat)
+    save_settings(Settings.model_validate({"model": "databricks-claude-sonnet-4-5",
+                                           "databricks": {"host": emulator.url, "auth_type": "pat"}}))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        picker = app.screen.picker
+        await wait_for(pilot, lambda: "models loaded" in picker.status, what="the listing")
+        options = picker.query_one("#model-options", OptionList)
+        width = options.scrollable_content_region.width
+        await wait_for(pilot, lambda: options.virtual_size.height == options.option_count,
+                       what="one line per model")
+        assert all(Text.assemble(o.prompt).cell_len <= width for o in options.options)
+        dialog = app.screen.query_one(".model-dialog").region
+        for widget in ("#model", "#model-use", "#model-cancel"):  # the field and buttons on screen
+            region = app.screen.query_one(widget).region
+            assert dialog.contains_region(region) and region.bottom <= 23, widget
 
 
 async def test_chat_turn_through_the_emulator(make_app: Callable[..., LakecodeApp], emulator: Emulator,

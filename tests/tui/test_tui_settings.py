@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from textual.widgets import Input, Label, OptionList, Select, Static
+from rich.text import Text
+from textual.widgets import Input, Label, OptionList, RadioButton, Select, Static
 from tui_helpers import SIZE, choose_method, fill, mode, settings_screen, wait_for
 
 from lakecode.config.paths import settings_path, tokens_dir
@@ -20,6 +21,7 @@ from lakecode.tui.app import LakecodeApp
 from lakecode.tui.screens.chat import ChatScreen
 from lakecode.tui.screens.dialogs import ConfirmScreen
 from lakecode.tui.screens.settings import SettingsScreen
+from lakecode.tui.widgets.choice import ChoiceSet
 from lakecode.tui.widgets.model_list import ModelPicker
 
 MODEL = "databricks-claude-sonnet-4-5"
@@ -247,6 +249,54 @@ async def test_typed_model_id_is_saved_verbatim(make_app: Callable[..., Lakecode
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
     assert _saved()["model"] == "team-llm-prod"
+
+
+def _rows_fit(options: OptionList) -> bool:
+    """Every option takes one line, within the list's width."""
+    width = options.scrollable_content_region.width
+    return options.virtual_size.height == options.option_count and all(
+        Text.assemble(o.prompt).cell_len <= width for o in options.options)
+
+
+def _row(options: OptionList, model_id: str) -> str:
+    return str(options.get_option(f"model:{model_id}").prompt)
+
+
+async def test_settings_are_readable_at_80_columns(make_app: Callable[..., LakecodeApp],
+                                                   emulator: Emulator) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await settings_screen(pilot)
+        methods = screen.query_one("#auth_type", ChoiceSet)
+        buttons = list(methods.query(RadioButton))
+        assert [str(b.label) for b in buttons] == [
+            "Browser sign-in (U2M)", "Service principal (M2M)", "Access token (PAT)", "CLI profile"]
+        await wait_for(pilot, lambda: methods.has_class("-wrapped"), what="the methods to wrap")
+        await pilot.pause()
+        assert len({b.region.y for b in buttons}) == 2  # two rows of two
+        for button in buttons:  # each one whole, inside the set and the screen
+            assert methods.region.contains_region(button.region)
+            assert button.region.width >= len(str(button.label)) + 4
+            assert button.region.right <= 80
+        await choose_method(pilot, screen, "pat")
+        fill(screen, host=emulator.url, pat=emulator.pat)
+        picker = await _models_loaded(pilot, screen)
+        options = picker.query_one("#model-options", OptionList)
+        await wait_for(pilot, lambda: _rows_fit(options), what="one line per model")
+        long_id = "il_model_service.default.il-claude-sonnet-5"
+        assert _row(options, long_id).split() == [long_id, "discovered", "tools", "✓"]
+        assert _row(options, "team-llm-canary").split() == ["team-llm-canary", "not", "ready", "discovered",
+                                                           "tools", "✓"]
+        picker.select("team-llm-typo")  # the "Selected" row keeps as much of its note as fits
+        assert _rows_fit(options)
+        assert " ".join(_row(options, "team-llm-typo").split()) == "team-llm-typo not in the list"
+        await pilot.resize_terminal(120, 40)  # wider: one row of methods, display names back
+        await wait_for(pilot, lambda: not methods.has_class("-wrapped"), what="one row of methods")
+        await wait_for(pilot, lambda: "Claude Sonnet 4.5" in _row(options, MODEL), what="the names")
+        await pilot.pause()
+        assert len({b.region.y for b in buttons}) == 1
+        assert _rows_fit(options)
+        assert " ".join(_row(options, MODEL).split()) == f"{MODEL} Claude Sonnet 4.5 discovered tools ✓"
 
 
 def _option_ids(picker: ModelPicker) -> list[str]:

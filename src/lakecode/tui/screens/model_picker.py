@@ -35,6 +35,9 @@ class ModelPickerScreen(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel", id="model.cancel"),
         Binding("ctrl+r", "refresh", "Refresh", id="model.refresh"),
     ]
+    # Textual types this `ClassVar[...] | None`, which mypy reads as an instance variable
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-medium"), (37, "-tall")]  # noqa: RUF012
+    """Terminal heights at which the list shrinks so that the id field and buttons stay visible."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(classes="dialog-screen")

@@ -82,21 +82,70 @@ def curated_models() -> tuple[ModelInfo, ...]:
     return tuple(curated_info(entry) for entry in load_curated().entries)
 
 
-def _row(info: ModelInfo, width: int) -> Text:
+_SOURCE_WIDTH = 10  # "discovered"
+_TOOLS_WIDTH = 8  # "no tools"
+_STATUS_WIDTH = 2 + _SOURCE_WIDTH + 2 + _TOOLS_WIDTH
+_NOT_READY = "  not ready"  # follows the id, in the id column
+_MIN_NAME = 8  # a display name column narrower than this is left out
+_DEFAULT_WIDTH = 100  # until the list is laid out
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Column widths of the model rows, fitted to the list's width so that no row wraps."""
+
+    id: int
+    name: int
+
+    @classmethod
+    def fit(cls, models: Sequence[ModelInfo], width: int, current: str = "") -> _Columns:
+        """Fit the columns to ``width`` cells: the display name gives way first, then the id."""
+        longest = max((len(m.id) + (0 if m.ready else len(_NOT_READY)) for m in models), default=20)
+        id_width = max(min(max(longest, len(current)), 48, width - _STATUS_WIDTH), 12)
+        name = width - id_width - _STATUS_WIDTH - 2
+        return cls(id_width, name if name >= _MIN_NAME else 0)
+
+
+def _fit(text: str, width: int, style: str = "") -> Text:
+    """``text`` padded, or cut with an ellipsis, to exactly ``width`` cells."""
+    fitted = Text(text, style=style)
+    fitted.truncate(max(width, 0), overflow="ellipsis", pad=True)
+    return fitted
+
+
+def _row(info: ModelInfo, columns: _Columns) -> Text:
     tools = {True: "tools ✓", False: "no tools", None: "tools ?"}[info.supports_tools]
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(info.id.ljust(width), style="bold")
-    text.append("  ")
-    name = info.display_name if info.display_name and info.display_name != info.id else ""
-    text.append(name[:24].ljust(24), style="dim")
+    room = columns.id - len(_NOT_READY)
+    if info.ready or room < 4:
+        text.append_text(_fit(info.id, columns.id, "bold"))
+    else:
+        shown = _fit(info.id, room, "bold")
+        shown.rstrip()  # the marker follows the id directly
+        text.append_text(shown)
+        text.append_text(_fit(_NOT_READY, columns.id - shown.cell_len, "yellow"))
+    if columns.name:
+        name = info.display_name if info.display_name and info.display_name != info.id else ""
+        text.append("  ")
+        text.append_text(_fit(name, columns.name, "dim"))
     text.append("  ")
     source_style = {"discovered": "green", "cached": "yellow", "curated": "magenta"}.get(info.source, "")
-    text.append(info.source.ljust(10), style=source_style)
+    text.append_text(_fit(info.source, _SOURCE_WIDTH, source_style))
     text.append("  ")
     tools_style = {True: "green", False: "red", None: "dim"}[info.supports_tools]
     text.append(tools, style=tools_style)
-    if not info.ready:
-        text.append("  not ready", style="yellow")
+    return text
+
+
+def _unlisted_row(model_id: str, columns: _Columns, width: int, *, discovered: bool) -> Text:
+    """The row of a model id no listing has (saved or typed), with as much of the note as fits."""
+    why = "not listed by the workspace" if discovered else "kept as typed"
+    room = width - columns.id
+    note = next((n for n in (f"  not in the list ({why})", "  not in the list") if len(n) <= room),
+                "  not in the list")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append_text(_fit(model_id, columns.id, "bold"))
+    text.append_text(_fit(note, room, "yellow"))
     return text
 
 
@@ -129,6 +178,7 @@ class ModelPicker(Vertical):
         super().__init__(id=id, classes=classes)
         self._value = value
         self._tiers = ModelTiers((), (), False)
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="model-status-row"):
@@ -208,32 +258,44 @@ class ModelPicker(Vertical):
 
     # ---- rendering ------------------------------------------------------------------------------
 
+    def _row_width(self) -> int:
+        """Cells a row may take without wrapping (the scrollbar's room is always kept)."""
+        options = self.query_one("#model-options", OptionList)
+        padding = options.get_component_styles("option-list--option").padding.width
+        width = options.content_region.width - options.styles.scrollbar_size_vertical - padding
+        return width if width > 0 else _DEFAULT_WIDTH
+
     def _fill(self, tiers: ModelTiers) -> None:
         self._tiers = tiers
         options = self.query_one("#model-options", OptionList)
         current = self.value or self._value
-        shown = tiers.ids
-        width = max((len(m.id) for m in (*tiers.recommended, *tiers.workspace)), default=20)
-        width = min(max(width, len(current)), 48)
+        shown = (*tiers.recommended, *tiers.workspace)
+        self._width = self._row_width()
+        columns = _Columns.fit(shown, self._width, current)
         rows: list[Option | None] = []
-        if current and current not in shown:
+        if current and current not in tiers.ids:
             rows.append(_header("Selected"))
-            label = Text(no_wrap=True, overflow="ellipsis")
-            label.append(current.ljust(width), style="bold")
-            why = "not listed by the workspace" if tiers.discovered else "kept as typed"
-            label.append(f"  not in the list ({why})", style="yellow")
+            label = _unlisted_row(current, columns, self._width, discovered=tiers.discovered)
             rows.append(Option(label, id=_PREFIX + current))
         if tiers.recommended:
             rows.append(_header("Recommended"))
-            rows.extend(Option(_row(m, width), id=_PREFIX + m.id) for m in tiers.recommended)
+            rows.extend(Option(_row(m, columns), id=_PREFIX + m.id) for m in tiers.recommended)
         if tiers.workspace:
             title = "In this workspace" if tiers.discovered else "Other known models (unverified)"
             rows.append(_header(title))
-            rows.extend(Option(_row(m, width), id=_PREFIX + m.id) for m in tiers.workspace
+            rows.extend(Option(_row(m, columns), id=_PREFIX + m.id) for m in tiers.workspace
                         if m.id not in {r.id for r in tiers.recommended})
         options.set_options(rows)
         if current:
             options.highlighted = options.get_option_index(_PREFIX + current)
+
+    def on_resize(self) -> None:
+        """Refit the rows to the new width (after the list itself is laid out)."""
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        if self.is_attached and self._row_width() != self._width:
+            self._fill(self._tiers)
 
     # ---- events ---------------------------------------------------------------------------------
 
