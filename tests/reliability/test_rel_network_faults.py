@@ -176,6 +176,7 @@ async def test_a_revoked_pat_is_one_clear_relogin_error_not_a_retry_storm(
     _, error = await collect(a, "second")
     assert isinstance(error, AuthenticationError)
     assert "lakecode auth login" in (error.hint or "") and emulator.url in (error.hint or "")
+    assert error.message.endswith("Invalid Token. The credential cannot be refreshed."), error.message
     assert len(chat_posts(emulator)) == 1  # a PAT cannot be refreshed: no retry
     assert [m.text for m in store.load(a.conversation.id).messages if m.role == "user"] == ["first", "second"]
     await p.aclose()

@@ -64,9 +64,9 @@ class BearerAuth(httpx.Auth):
 
     def _rejected(self, response: httpx.Response, *, refreshed: bool) -> AuthenticationError:
         error = error_from_response(response)
-        message = error.message
+        message = error.message.rstrip()
         if not refreshed:
-            message += " The credential cannot be refreshed."
+            message += ("" if message.endswith((".", "!", "?")) else ".") + " The credential cannot be refreshed."
         status = response.status_code
         return AuthenticationError(message, hint=self.source.relogin_hint, status_code=status,
                                    error_code=getattr(error, "error_code", None), url=error.url,
