@@ -314,6 +314,20 @@ async def test_model_dialog_fits_80_by_24(make_app: Callable[..., LakecodeApp], 
             assert dialog.contains_region(region) and region.bottom <= 23, widget
 
 
+async def test_confirmations_leave_the_status_bar_readable(chat_app: LakecodeApp) -> None:
+    async with chat_app.run_test(size=SIZE, notifications=True) as pilot:
+        chat = await ready(pilot)
+        chat.use_model("scripted-model-2")
+        await wait_for(pilot, lambda: any(t.region.height for t in chat.query("Toast")), what="the toast")
+        toast = chat.query_one("Toast")
+        status = chat.query_one("#status")
+        assert "Model: scripted-model-2" in str(toast.render())
+        assert status.region.y >= toast.region.bottom  # above the status bar, not over it
+        assert status.info.model == "scripted-model-2"
+        [note] = [n for n in chat_app._notifications if n.message == "Model: scripted-model-2"]
+        assert note.timeout == 2.0
+
+
 async def test_chat_turn_through_the_emulator(make_app: Callable[..., LakecodeApp], emulator: Emulator,
                                               project: Path) -> None:
     TokenStore().put_secret(pat_key(emulator.url), emulator.pat)

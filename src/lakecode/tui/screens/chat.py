@@ -58,6 +58,8 @@ __all__ = ["ChatScreen"]
 
 _QUIT_WINDOW = 2.0
 _STATUS_PERIOD = 15.0
+_CONFIRM_TIMEOUT = 2.0
+"""Seconds a confirmation ("Settings saved.", "Model: …") stays; the status bar shows it too."""
 
 
 class ChatScreen(Screen[None]):
@@ -213,7 +215,7 @@ class ChatScreen(Screen[None]):
         # the next turn builds an agent on the new provider, continuing this conversation; a
         # running turn finishes on the old provider, which is closed after it
         self.connect()
-        self.notify("Settings saved.", timeout=3)
+        self.notify("Settings saved.", timeout=_CONFIRM_TIMEOUT)
 
     def show_not_configured(self) -> None:
         """Say what is missing and how to fix it."""
@@ -411,7 +413,7 @@ class ChatScreen(Screen[None]):
             self.notify(f"Using {model} for this session; {var} in the environment still wins next time.",
                         timeout=6)
         else:
-            self.notify(f"Model: {model}", timeout=3)
+            self.notify(f"Model: {model}", timeout=_CONFIRM_TIMEOUT)
         self.update_status()
 
     def action_resume(self) -> None:
