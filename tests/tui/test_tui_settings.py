@@ -17,6 +17,7 @@ from lakecode.config.settings import Settings
 from lakecode.config.store import save_settings
 from lakecode.databricks.auth.store import TokenStore, api_key_key, client_secret_key, pat_key
 from lakecode.emulator import Emulator
+from lakecode.llm.types import ModelInfo, ModelListing
 from lakecode.tui.app import LakecodeApp
 from lakecode.tui.screens.chat import ChatScreen
 from lakecode.tui.screens.dialogs import ConfirmScreen
@@ -297,6 +298,23 @@ async def test_settings_are_readable_at_80_columns(make_app: Callable[..., Lakec
         assert len({b.region.y for b in buttons}) == 1
         assert _rows_fit(options)
         assert " ".join(_row(options, MODEL).split()) == f"{MODEL} Claude Sonnet 4.5 discovered tools ✓"
+
+
+async def test_a_listing_that_arrives_while_the_picker_is_removed_is_dropped(
+        make_app: Callable[..., LakecodeApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settings_screen(pilot)
+        await pilot.app.workers.wait_for_complete()
+        picker = screen.query_one(ModelPicker)
+        shown = picker.tiers
+        await picker.remove_children()  # what Textual does first when the dialog closes
+        assert picker.is_attached
+        listing = ModelListing((ModelInfo(MODEL, source="discovered", recommended=True),))
+        picker.show_loading("the workspace")  # a worker finishing now: nothing to show, no error
+        picker.show_listing(listing, "the workspace")
+        picker.show_fallback("gone")
+        assert picker.tiers is shown and not picker.showing
 
 
 def _option_ids(picker: ModelPicker) -> list[str]:

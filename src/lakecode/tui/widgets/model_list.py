@@ -216,8 +216,20 @@ class ModelPicker(Vertical):
         return next((m for m in (*self._tiers.recommended, *self._tiers.workspace) if m.id == model_id),
                     None)
 
+    @property
+    def showing(self) -> bool:
+        """Whether the picker can show anything (False once its dialog is being closed).
+
+        Textual removes a widget's children before the widget itself, so a worker that finishes
+        while the dialog closes can find the picker still attached but empty: then the ``show_*``
+        methods do nothing.
+        """
+        return self.is_attached and bool(self.query("#model-options"))
+
     def set_status(self, text: str, *, error: bool = False) -> None:
         """Replace the status line."""
+        if not self.showing:
+            return
         status = self.query_one("#model-status", Static)
         status.update(Text(text), layout=False)  # a fixed-size line: repaint it, nothing else
         status.set_class(error, "error")
@@ -228,6 +240,8 @@ class ModelPicker(Vertical):
 
     def show_listing(self, listing: ModelListing, where: str) -> None:
         """Show a provider's listing (it may itself be a fallback; the status line says so)."""
+        if not self.showing:
+            return
         tiers = model_tiers(listing.models)
         if tiers.discovered:
             n = len(tiers.listed_ids)
@@ -247,6 +261,8 @@ class ModelPicker(Vertical):
 
     def show_fallback(self, reason: str, models: Sequence[ModelInfo] | None = None) -> None:
         """Show the curated list because the workspace could not be asked (``reason``)."""
+        if not self.showing:
+            return
         self.set_status(f"{reason.rstrip('.')} — showing the recommended list", error=True)
         self._fill(model_tiers(curated_models() if models is None else models))
 
@@ -294,7 +310,7 @@ class ModelPicker(Vertical):
         self.call_after_refresh(self._refit)
 
     def _refit(self) -> None:
-        if self.is_attached and self._row_width() != self._width:
+        if self.showing and self._row_width() != self._width:
             self._fill(self._tiers)
 
     # ---- events ---------------------------------------------------------------------------------
