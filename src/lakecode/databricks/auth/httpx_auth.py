@@ -66,7 +66,8 @@ class BearerAuth(httpx.Auth):
         error = error_from_response(response)
         message = error.message.rstrip()
         if not refreshed:
-            message += ("" if message.endswith((".", "!", "?")) else ".") + " The credential cannot be refreshed."
+            stop = "" if message.endswith((".", "!", "?")) else "."
+            message += f"{stop} The credential cannot be refreshed."
         status = response.status_code
         return AuthenticationError(message, hint=self.source.relogin_hint, status_code=status,
                                    error_code=getattr(error, "error_code", None), url=error.url,
