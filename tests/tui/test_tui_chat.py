@@ -85,6 +85,8 @@ async def test_full_turn_with_tool_call_and_approval(chat_app: LakecodeApp, scri
         assert card.state == "waiting"
         assert "file_text: |" in str(card.query_one(".tool-args-inline").render())
         assert isinstance(chat.focused, ApprovalBar)
+        assert str(chat.query_one(".approval-question").render()) == (
+            "Allow write: file_editor create hello.py?  (Always = every file edit, for this session)")
         assert "Approve file_editor" in str(chat.query_one("#activity").render())
         tasks = chat.query_one(TaskPanel)
         assert tasks.display and [t.title for t in tasks.tasks] == ["Create hello.py", "Report"]

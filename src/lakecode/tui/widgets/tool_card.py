@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Collapsible, Static
 
-from lakecode.agent.approvals import Decision
+from lakecode.agent.approvals import Decision, scope_description
 from lakecode.agent.tools.base import ToolAccess
 from lakecode.llm.types import ToolCall
 
@@ -187,6 +187,8 @@ class ToolCard(Vertical):
         self.set_state("waiting")
         self._asked = True
         question = f"Allow {access.kind}: {access.summary}?"
+        if access.scope_key:
+            question += f"  (Always = {scope_description(access.scope_key)}, for this session)"
         bar = ApprovalBar(question)
         await self.query_one(".tool-approval-slot").mount(bar)
         folded = list(self.query(".tool-args").results(Collapsible))
