@@ -409,3 +409,36 @@ async def test_oauth_token_is_renewed_in_the_background(make_app: Callable[..., 
         await wait_for(pilot, lambda: emulator.token_requests.count("client_credentials") == 2,
                        what="the renewal")
         await wait_for(pilot, lambda: status.info.expiry == "60 min")
+
+
+async def test_the_status_bar_fits_an_80_column_terminal(make_app: Callable[..., LakecodeApp],
+                                                         emulator: Emulator) -> None:
+    TokenStore().put_secret(client_secret_key(emulator.url, emulator.client_id), emulator.client_secret)
+    save_settings(Settings.model_validate({"model": "databricks-claude-sonnet-4-5", "databricks": {
+        "host": emulator.url, "auth_type": "oauth-m2m", "client_id": emulator.client_id}}))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await ready(pilot)
+        status = chat.query_one("#status")
+        await wait_for(pilot, lambda: status.info.expiry == "60 min", what="the first token")
+        await pilot.pause()
+        line = str(status.render())
+        host = emulator.url.removeprefix("http://")
+        assert line == f"{host} │ databricks-claude-sonnet-4-5 │ M2M │ token 60 min │ 0 tokens"
+        assert len(line) <= 80
+        await pilot.resize_terminal(130, 40)
+        await pilot.pause()
+        assert str(status.render()) == (f"{emulator.url}  │  databricks-claude-sonnet-4-5  │  "
+                                        "Service principal (M2M)  │  token 60 min  │  0 tokens")
+
+
+def test_a_workspace_host_is_shortened_to_its_first_name_when_narrow() -> None:
+    from lakecode.tui.widgets.status import _fit
+
+    parts = [("dbc-a1b2345c-d6e7.cloud.databricks.com", "bold"), ("databricks-claude-sonnet-4-5", ""),
+             ("Browser sign-in (U2M)", ""), ("token 52 min", ""), ("1.2k tokens", "")]
+    assert _fit(parts, 80) == " │ "
+    assert [p for p, _ in parts] == ["dbc-a1b2345c-d6e7…", "databricks-claude-sonnet-4-5", "U2M",
+                                     "token 52 min", "1.2k tokens"]
+    wide = [("dbc-x.cloud.databricks.com", ""), ("m", "")]
+    assert _fit(wide, 130) == "  │  " and wide[0][0] == "dbc-x.cloud.databricks.com"

@@ -70,25 +70,54 @@ class StatusBar(Static):
         self.info = StatusInfo()
 
     def show(self, info: StatusInfo) -> None:
-        """Replace what is shown."""
+        """Replace what is shown (fitted to the bar's width; see ``_fit``)."""
         self.info = info
-        text = Text(no_wrap=True, overflow="ellipsis")
         parts: list[tuple[str, str]] = [
             (info.host.removeprefix("https://") or "not configured", "bold"),
             (info.model or "no model", "cyan"),
         ]
+        if info.state:  # e.g. "not signed in": more important than what follows
+            parts.append((info.state, "bold yellow"))
         if info.auth:
             parts.append((info.auth, ""))
         if info.expiry:
             parts.append((f"token {info.expiry}", "yellow" if "expired" in info.expiry else ""))
         parts.append((f"{format_tokens(info.tokens)} tokens", "dim"))
-        if info.state:
-            parts.append((info.state, "bold yellow"))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        separator = _fit(parts, self.size.width)
         for i, (part, style) in enumerate(parts):
             if i:
-                text.append("  │  ", style="dim")
+                text.append(separator, style="dim")
             text.append(part, style=style)
         self.update(text)
+
+    def on_resize(self) -> None:
+        """Refit the line to the new width."""
+        self.show(self.info)
+
+
+def _fit(parts: list[tuple[str, str]], width: int) -> str:
+    """The separator that lets ``parts`` fit in ``width`` columns (narrower when needed); in a
+    narrow terminal the sign-in method is shortened to its abbreviation in parentheses, e.g.
+    "Access token (PAT)" -> "PAT", then the host to its first name, so the token time and count
+    stay visible. ``parts`` is changed in place."""
+    wide, narrow = "  │  ", " │ "
+
+    def length(separator: str) -> int:
+        return sum(len(p) for p, _ in parts) + len(separator) * (len(parts) - 1)
+
+    if width <= 0 or length(wide) <= width:
+        return wide
+    for i, (part, style) in enumerate(parts):
+        if part.endswith(")") and "(" in part and length(narrow) > width:
+            parts[i] = (part[part.rindex("(") + 1:-1], style)
+    host, style = parts[0]
+    if length(narrow) > width:
+        host = host.removeprefix("http://")
+    if length(narrow) > width and "." in host and not host.replace(".", "").replace(":", "").isdigit():
+        host = host.split(".", 1)[0] + "…"  # dbc-a1b2345c-d6e7.cloud.databricks.com -> dbc-a1b2345c-d6e7…
+    parts[0] = (host, style)
+    return narrow
 
 
 _GLYPHS = {"todo": "☐", "doing": "◐", "done": "☑"}
