@@ -333,7 +333,17 @@ def settings_to_save(values: FormValues, base: Settings, applied: Mapping[str, s
         pydantic.ValidationError: a value the settings model refuses (``validate`` first).
     """
     updates = {path: value for path, value in _form_data(values).items() if path not in applied}
+    if "databricks.auth_type" in applied:
+        # The form shows the environment's method; the saved method (and its profile, client id
+        # or OAuth app) is not what the user edited here, so it is kept as it was.
+        for path in _METHOD_FIELDS:
+            updates.pop(path, None)
     return _merge(base, updates)
+
+
+_METHOD_FIELDS = ("databricks.profile", "databricks.client_id", "databricks.oauth_client_id",
+                  "databricks.oauth_redirect_uri")
+"""Settings that belong to one sign-in method (cleared when another method is saved)."""
 
 
 def secrets_to_store(values: FormValues) -> list[tuple[str, str, SecretStr]]:
