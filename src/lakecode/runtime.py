@@ -173,7 +173,12 @@ def build_provider(overrides: EnvOverrides, *, clock: Clock = system_clock) -> P
                           hint="Set LLM_BASE_URL, or choose the provider in /settings.")
     key = overrides.secrets.get("api_key")
     api_key = key.get_secret_value() if key is not None else _stored_api_key(base_url, clock)
-    return build_openai_compatible_provider(base_url, api_key, clock=clock)
+    if key is not None:
+        auth_hint = f"The API key in LLM_API_KEY was not accepted by {base_url}: replace or unset it."
+    else:
+        auth_hint = (f"Check the API key for {base_url}: enter it in the settings (run `lakecode`, "
+                     "F2) or set LLM_API_KEY.")
+    return build_openai_compatible_provider(base_url, api_key, clock=clock, auth_hint=auth_hint)
 
 
 def _stored_api_key(base_url: str, clock: Clock) -> str | None:

@@ -327,6 +327,16 @@ def test_generic_openai_compatible_provider(emulator: Emulator, project: Path, h
     assert_no_secret([emulator.pat], texts=[result.stdout, result.stderr], trees=[home, project])
 
 
+def test_a_rejected_llm_api_key_says_to_replace_that_key(emulator: Emulator, project: Path) -> None:
+    base = f"{emulator.url}/serving-endpoints"
+    env = base_env(LLM_BASE_URL=base, LLM_API_KEY="dapi" + "0" * 32, LLM_MODEL=MODEL)
+    result = lakecode("run", "--json", "-t", "hello", env=env, cwd=project)
+    assert result.returncode == 3
+    last = parse_events(result.stdout)[-1]
+    assert last["error"] == "AuthenticationError"
+    assert last["hint"] == f"The API key in LLM_API_KEY was not accepted by {base}: replace or unset it."
+
+
 def test_the_agent_commands_do_not_see_the_credentials(emulator: Emulator, project: Path, home: Path) -> None:
     secret = "dose" + "0123456789abcdef" * 2  # planted: an M2M-style secret in the environment
     env = emulator_env(emulator, LLM_API_KEY=secret)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from lakecode.clock import Clock, system_clock
-from lakecode.errors import APIError, LakecodeError
+from lakecode.errors import APIError, AuthenticationError, LakecodeError
 from lakecode.llm.errors import error_from_response
 from lakecode.llm.quirks import Dialect, ModelMemory, ModelQuirks
 from lakecode.llm.retry import RetryPolicy
@@ -45,6 +45,8 @@ class OpenAICompatibleProvider:
         auth_headers: headers carrying the credential (sent on every request).
         default_quirks: request shaping for every model without its own entry.
         model_quirks: request shaping per model id.
+        auth_hint: the hint given when the server rejects the key (401/403); the default one
+            speaks of Databricks sign-in, which cannot fix an API key.
     """
 
     name = "openai-compatible"
@@ -59,6 +61,7 @@ class OpenAICompatibleProvider:
         auth_headers: Mapping[str, str] | None = None,
         default_quirks: ModelQuirks | None = None,
         model_quirks: Mapping[str, ModelQuirks] | None = None,
+        auth_hint: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._transport = transport
@@ -68,6 +71,8 @@ class OpenAICompatibleProvider:
         self._default_quirks = default_quirks or ModelQuirks()
         self._model_quirks = dict(model_quirks or {})
         self._listing: ModelListing | None = None
+        self._auth_hint = auth_hint or ("The server did not accept the API key: check it in the "
+                                        "settings or LLM_API_KEY.")
 
     @property
     def transport(self) -> ChatTransport:
@@ -115,11 +120,17 @@ class OpenAICompatibleProvider:
         listing = self._listing or await self.list_models()
         return next((m for m in listing.models if m.id == model_id), None)
 
-    def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Run one turn on ``{base}/chat/completions`` (see ``ChatTransport.stream``)."""
-        return self._transport.stream(
-            f"{self.base_url}/chat/completions", request, dialect=Dialect.CHAT,
-            quirks=self.quirks_for(request.model), endpoint=request.model, headers=self._auth)
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Run one turn on ``{base}/chat/completions`` (see ``ChatTransport.stream``); a rejected
+        key is an ``AuthenticationError`` whose hint says how to replace the key."""
+        try:
+            async for event in self._transport.stream(
+                    f"{self.base_url}/chat/completions", request, dialect=Dialect.CHAT,
+                    quirks=self.quirks_for(request.model), endpoint=request.model, headers=self._auth):
+                yield event
+        except AuthenticationError as exc:  # (a 403/400 "Invalid Token" is classified as one too)
+            exc.hint = self._auth_hint
+            raise
 
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
@@ -137,6 +148,7 @@ def build_openai_compatible_provider(
     model_quirks: Mapping[str, ModelQuirks] | None = None,
     retry: RetryPolicy | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    auth_hint: str | None = None,
 ) -> OpenAICompatibleProvider:
     """A provider for the OpenAI-compatible server at ``base_url``.
 
@@ -151,6 +163,7 @@ def build_openai_compatible_provider(
         default_quirks, model_quirks: request shaping for all models / per model id.
         retry: retry limits (defaults: ``lakecode.llm.retry``).
         timeout: timeouts for the client the provider creates.
+        auth_hint: the hint for a rejected key (where it came from and how to replace it).
     """
     owns = http is None
     client = http if http is not None else httpx.AsyncClient(timeout=timeout, follow_redirects=False)
@@ -161,4 +174,4 @@ def build_openai_compatible_provider(
     transport = ChatTransport(client, clock=clock, retry=retry, memory=ModelMemory())
     return OpenAICompatibleProvider(base_url, transport=transport, http=client, owns_http=owns,
                                     auth_headers=auth, default_quirks=default_quirks,
-                                    model_quirks=model_quirks)
+                                    model_quirks=model_quirks, auth_hint=auth_hint)
