@@ -198,6 +198,23 @@ async def test_provider_error_ends_the_run_with_an_event_then_raises(tmp_path: P
     assert [(m.role, m.text) for m in saved.messages] == [("user", "hello"), ("assistant", "partial")]
 
 
+async def test_sending_a_failed_prompt_again_does_not_ask_it_twice(tmp_path: Path) -> None:
+    """The TUI keeps a failed prompt in the input; pressing Enter again retries it. The earlier,
+    unanswered copy is saved (nothing is lost) and not sent a second time; a different prompt is."""
+    store = ConversationStore()
+    provider = ScriptedProvider().enqueue([
+        ScriptedTurn(error=ServerError("upstream broke", status_code=503)), "answer", "second"])
+    agent = make_agent(tmp_path, provider, tools=[], store=store)
+    with pytest.raises(ServerError):
+        await collect(agent, "hello")
+    assert [(m.role, m.text) for m in store.load(agent.conversation.id).messages] == [("user", "hello")]
+    await collect(agent, "hello")
+    await collect(agent, "hello")  # answered now: asking again is a new question
+    sent = [[(m.role, m.text) for m in r.messages if m.role != "system"] for r in provider.requests]
+    assert sent[1] == [("user", "hello")]
+    assert sent[2] == [("user", "hello"), ("assistant", "answer"), ("user", "hello")]
+
+
 async def test_retry_notices_become_events_and_restart_the_turn(tmp_path: Path) -> None:
     provider = ScriptedProvider().enqueue([ScriptedTurn(events=[
         TextDelta("garbage"), RetryNotice(1, 0.5, "429 rate limited"), TextDelta("good"),

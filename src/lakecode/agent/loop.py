@@ -286,7 +286,11 @@ class Agent:
         conv = self.conversation
         if self.system_prompt and not conv.messages:
             conv.append(Message.system(self.system_prompt))
-        conv.append(Message.user(prompt))
+        last = conv.messages[-1] if conv.messages else None
+        if last is None or last.role != "user" or last.text != prompt:
+            # (The same prompt right after its own unanswered copy is a retry of a turn that
+            # failed or was interrupted before any answer: it is not asked twice.)
+            conv.append(Message.user(prompt))
         conv.model, conv.provider = self.model, self.provider.name
         self._emit(RunStarted(conversation_id=conv.id, model=self.model, prompt=prompt))
         if self.context is None:
