@@ -442,3 +442,22 @@ def test_a_workspace_host_is_shortened_to_its_first_name_when_narrow() -> None:
                                      "token 52 min", "1.2k tokens"]
     wide = [("dbc-x.cloud.databricks.com", ""), ("m", "")]
     assert _fit(wide, 130) == "  │  " and wide[0][0] == "dbc-x.cloud.databricks.com"
+
+
+def test_sign_in_errors_in_the_chat_point_to_the_settings_screen() -> None:
+    from lakecode.errors import AuthError, ServerError
+    from lakecode.tui.screens.chat import tui_description
+
+    stored = AuthError("https://h rejected the credential.",
+                       hint="Create a new personal access token and run `lakecode auth login --host "
+                            "https://h --auth-type pat` (or set DATABRICKS_TOKEN).")
+    assert tui_description(stored) == ("https://h rejected the credential.\n  hint: Press F2 to open the "
+                                       "settings and sign in again, or fix the configuration.")
+    env_hint = ("DATABRICKS_TOKEN is set and overrides any stored login: replace it, or unset it and "
+                "run `lakecode auth login --host https://h --auth-type pat`.")
+    from_env = AuthError("https://h rejected the credential.", hint=env_hint)
+    assert tui_description(from_env).splitlines()[1:] == [
+        f"  hint: {env_hint}",
+        "  Press F2 to open the settings and sign in again, or fix the configuration."]
+    other = ServerError("boom", status_code=503)
+    assert tui_description(other) == other.describe()

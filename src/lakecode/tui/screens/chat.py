@@ -62,6 +62,26 @@ _CONFIRM_TIMEOUT = 2.0
 """Seconds a confirmation ("Settings saved.", "Model: …") stays; the status bar shows it too."""
 
 
+_F2_HINT = "Press F2 to open the settings and sign in again, or fix the configuration."
+# Hints that name something outside the app (an environment variable, a profile file) still help
+# in the TUI; one that says "run lakecode auth login" is answered by the settings screen instead.
+_OUTSIDE = ("override",  # "DATABRICKS_TOKEN is set and overrides any stored login: ..."
+            "profile [",  # "Update the token in profile [dev] of ~/.databrickscfg ..."
+            "LLM_API_KEY was not accepted")
+
+
+def tui_description(error: LakecodeError) -> str:
+    """``error.describe()`` as the chat shows it: sign-in and configuration errors whose hint is a
+    ``lakecode`` command point to the settings screen (F2) instead, keeping the hint when it names
+    an environment variable or a profile file that only the user can change."""
+    hint = error.hint or ""
+    if not isinstance(error, ConfigError | AuthError) or "`lakecode " not in hint:
+        return error.describe()  # (e.g. "Pick another model with /model." fits the TUI as it is)
+    if any(name in hint for name in _OUTSIDE):
+        return f"{error.message}\n  hint: {hint}\n  {_F2_HINT}"
+    return f"{error.message}\n  hint: {_F2_HINT}"
+
+
 class ChatScreen(Screen[None]):
     """The main screen (see the module docstring).
 
@@ -333,14 +353,13 @@ class ChatScreen(Screen[None]):
 
     async def _failed(self, error: LakecodeError, prompt: str) -> None:
         """Show the error with its hint and give the prompt back, so nothing typed is lost."""
-        await self.transcript.add(NoticeEntry(f"✗ {error.describe()}", "error"))
-        self.notify(error.describe(), title=type(error).__name__, severity="error", timeout=15)
+        text = tui_description(error)
+        await self.transcript.add(NoticeEntry(f"✗ {text}", "error"))
+        self.notify(text, title=type(error).__name__, severity="error", timeout=10)
         if not self.prompt.text.strip():
             self.prompt.set_text(prompt)
         if isinstance(error, ConfigError | AuthError):
             self.update_status()
-            self.notify("Press F2 to open the settings and sign in again or fix the configuration.",
-                        timeout=15)
 
     async def _ask(self, call: ToolCall, access: ToolAccess) -> Decision:
         """The approval callback: ask on the call's card, then give the prompt its focus back."""
