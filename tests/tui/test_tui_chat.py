@@ -461,3 +461,17 @@ def test_sign_in_errors_in_the_chat_point_to_the_settings_screen() -> None:
         "  Press F2 to open the settings and sign in again, or fix the configuration."]
     other = ServerError("boom", status_code=503)
     assert tui_description(other) == other.describe()
+
+
+async def test_help_scrolls_to_its_end_in_a_short_terminal(chat_app: LakecodeApp) -> None:
+    async with chat_app.run_test(size=(100, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(chat_app.screen, HelpScreen))
+        scroll = chat_app.screen.query_one("#help-scroll")
+        assert chat_app.screen.focused is scroll
+        await pilot.pause()
+        assert scroll.max_scroll_y > 0  # longer than the screen
+        await pilot.press("end")
+        await pilot.pause()
+        assert scroll.scroll_y == scroll.max_scroll_y

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
@@ -94,9 +94,12 @@ class HelpScreen(ModalScreen[None]):
         super().__init__(classes="dialog-screen")
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog help-dialog"):
+        with VerticalScroll(classes="dialog help-dialog", id="help-scroll"):
             yield Markdown(HELP_TEXT)
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()  # arrows and PageUp/PageDown scroll a long help
 
     def action_close(self) -> None:
         """Close the help."""
@@ -108,8 +111,9 @@ def summary_row(summary: ConversationSummary) -> Text:
     updated = datetime.fromtimestamp(summary.updated).astimezone().strftime("%Y-%m-%d %H:%M")
     text = Text(no_wrap=True, overflow="ellipsis")
     title = summary.title or "(untitled)"
-    text.append((title if len(title) <= 44 else title[:43] + "…").ljust(44), style="bold")
-    text.append(f"  {summary.model or '?':<30}", style="cyan")
+    text.append((title if len(title) <= 40 else title[:39] + "…").ljust(40), style="bold")
+    model = summary.model or "?"
+    text.append(f"  {model if len(model) <= 28 else model[:27] + '…':<28}", style="cyan")
     text.append(f"  {updated}", style="dim")
     text.append(f"  {summary.turns} turn{'s' if summary.turns != 1 else ''}", style="dim")
     return text
