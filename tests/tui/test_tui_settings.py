@@ -155,6 +155,29 @@ async def test_pat_save_writes_settings_and_token_store(make_app: Callable[..., 
     assert mode(settings_path()) == 0o600
 
 
+async def test_saving_a_credential_the_workspace_just_rejected_asks_first(
+        make_app: Callable[..., LakecodeApp], emulator: Emulator) -> None:
+    bad = "dapi" + "0" * 32
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await settings_screen(pilot)
+        await choose_method(pilot, screen, "pat")
+        fill(screen, host=emulator.url, pat=bad, model=MODEL)
+        picker = screen.query_one(ModelPicker)
+        await wait_for(pilot, lambda: "rejected the credential" in picker.status, what="the rejection")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        assert "The workspace rejected this credential" in app.screen._question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        assert not settings_path().exists()  # nothing written
+        fill(screen, pat=emulator.pat)  # fixed: discovery succeeds, and saving asks nothing
+        await wait_for(pilot, lambda: "models loaded" in picker.status, what="the models")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="the chat screen")
+    assert TokenStore().get_secret(pat_key(emulator.url)) == SecretStr(emulator.pat)
+
+
 async def test_stored_secret_shows_as_placeholder_and_empty_keeps_it(
         make_app: Callable[..., LakecodeApp], emulator: Emulator) -> None:
     TokenStore().put_secret(pat_key(emulator.url), emulator.pat)

@@ -37,8 +37,17 @@ from lakecode.llm.provider import Provider
 from lakecode.llm.types import ModelListing
 from lakecode.runtime import build_agent, build_provider, missing_settings
 
-__all__ = ["ProviderFactory", "Services", "Session", "SharedTransport", "list_models", "shared_transport",
-           "token_expiry", "token_source"]
+__all__ = [
+    "ProviderFactory",
+    "Services",
+    "Session",
+    "SharedTransport",
+    "list_models",
+    "rejected_credential",
+    "shared_transport",
+    "token_expiry",
+    "token_source",
+]
 
 ProviderFactory = Callable[[EnvOverrides], Provider]
 """Builds a provider from effective settings; may block (it runs in a thread)."""
@@ -268,6 +277,22 @@ async def list_models(provider: Provider, *, refresh: bool = False) -> ModelList
     if isinstance(provider, DatabricksProvider):
         return await provider.list_models(refresh=refresh, include_all=True)
     return await provider.list_models(refresh=refresh)
+
+
+def rejected_credential(provider: Provider) -> str | None:
+    """Why the workspace rejected the credential, when every listing of the provider's last
+    discovery did (401, or a 400/403 "Invalid Token"); None otherwise."""
+    from lakecode.databricks.catalog.sources import all_failed_with
+    from lakecode.databricks.provider import DatabricksProvider
+    from lakecode.errors import AuthenticationError
+
+    if not isinstance(provider, DatabricksProvider):
+        return None
+    sources = provider.catalog.last_sources
+    if not all_failed_with(sources, AuthenticationError):
+        return None
+    first = sources[0].error
+    return first.message if first is not None else None
 
 
 class SharedTransport(httpx.AsyncBaseTransport):

@@ -38,7 +38,7 @@ from lakecode.config.settings import AuthMethod, DatabricksSettings, OpenAICompa
 from lakecode.config.store import backup_corrupt, save_settings
 from lakecode.databricks.auth.store import TokenStore
 from lakecode.databricks.profiles import Profile
-from lakecode.errors import AuthError, LakecodeError, ProfileError
+from lakecode.errors import AuthenticationError, AuthError, LakecodeError, ProfileError
 from lakecode.tui.forms import (
     AUTH_METHODS,
     FIELD_IDS,
@@ -57,7 +57,7 @@ from lakecode.tui.forms import (
 )
 from lakecode.tui.screens.dialogs import ConfirmScreen
 from lakecode.tui.screens.login import LoginOutcome, LoginRequest, LoginScreen
-from lakecode.tui.services import Services, Session, list_models
+from lakecode.tui.services import Services, Session, list_models, rejected_credential
 from lakecode.tui.widgets.choice import ChoiceSet
 from lakecode.tui.widgets.model_list import ModelPicker
 
@@ -112,6 +112,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
         self._stored: dict[str, bool] = {}
         self._reload: Timer | None = None
         self._ready = False
+        # The form as it was when the workspace rejected its credential, and what it said.
+        self._rejected: tuple[FormValues, str] | None = None
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -402,10 +404,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
             return
         where = values.normalized_host or values.base_url.strip() or "the workspace"
         picker.show_loading(where)
-        provider, listing, error = None, None, None
+        provider, listing, error, rejected = None, None, None, None
         try:
             provider = await asyncio.to_thread(self.services.build_provider, draft)
             listing = await list_models(provider, refresh=refresh)
+            rejected = rejected_credential(provider)
         except LakecodeError as exc:
             error = exc
         finally:
@@ -413,6 +416,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 await provider.aclose()
         if not picker.is_attached:
             return
+        if isinstance(error, AuthenticationError):
+            rejected = error.message
+        self._rejected = (values, rejected) if rejected is not None else None
         if listing is not None:
             picker.show_listing(listing, where)
             line = str(self.query_one("#signin-result", Static).render())
@@ -492,7 +498,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             self._show_problems([p.message for p in problems], problems[0].field)
             return
         self._show_problems([], None)
-        if not await self._confirm_model(values):
+        if not await self._confirm_credential(values) or not await self._confirm_model(values):
             return
         settings = settings_to_save(values, self.session.saved, self.session.overrides.applied)
         try:
@@ -502,6 +508,15 @@ class SettingsScreen(ModalScreen[Settings | None]):
             self.notify(f"Could not save the settings: {message}", severity="error", timeout=10)
             return
         self._close(settings)
+
+    async def _confirm_credential(self, values: FormValues) -> bool:
+        """Ask before saving a credential the workspace has just rejected (for this very form)."""
+        if self._rejected is None or self._rejected[0] != values:
+            return True
+        question = (f"The workspace rejected this credential ({self._rejected[1].rstrip('.')}). "
+                    "Turns will fail with it. Save anyway?")
+        answer: bool = await self.app.push_screen_wait(ConfirmScreen(question, yes="Save anyway"))
+        return answer
 
     async def _confirm_model(self, values: FormValues) -> bool:
         picker = self.query_one(ModelPicker)
