@@ -500,6 +500,9 @@ async def test_openai_compatible_stores_the_api_key(make_app: Callable[..., Lake
         await pilot.pause()
         assert not screen.query_one("#databricks-section").display
         assert screen.query_one("#openai-section").display
+        picker = screen.query_one(ModelPicker)
+        await wait_for(pilot, lambda: picker.status.startswith("Enter the base URL"), what="the hint")
+        assert not picker.tiers.listed_ids  # Databricks' curated list means nothing here
         fill(screen, base_url=base, api_key=emulator.pat, model=MODEL)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))

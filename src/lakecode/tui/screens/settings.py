@@ -400,7 +400,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
         draft = draft_overrides(values, self.session.overrides)
         gap = self._credential_gap(values)
         if draft is None or gap:
-            picker.show_fallback(gap or "Enter the workspace host to list its models")
+            if values.provider == "databricks":
+                picker.show_fallback(gap or "Enter the workspace host to list its models")
+            else:  # the curated list is Databricks' own: nothing to offer for another server
+                picker.show_fallback("Enter the base URL to list its models", ())
             return
         where = values.normalized_host or values.base_url.strip() or "the workspace"
         picker.show_loading(where)
