@@ -475,3 +475,29 @@ async def test_help_scrolls_to_its_end_in_a_short_terminal(chat_app: LakecodeApp
         await pilot.press("end")
         await pilot.pause()
         assert scroll.scroll_y == scroll.max_scroll_y
+
+
+async def test_a_resumed_conversation_shows_its_calls_as_they_were(chat_app: LakecodeApp,
+                                                                   scripted: ScriptedProvider) -> None:
+    run = tool_call("shell", {"command": "echo hi"})
+    write = tool_call("file_editor", {"command": "create", "path": "a.txt", "file_text": "x"})
+    scripted.enqueue([ScriptedTurn(tool_calls=[run, write]), "Both handled."])
+    async with chat_app.run_test(size=SIZE) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, chat, "do two things")
+        await wait_for(pilot, lambda: chat.query(ApprovalBar), what="the first question")
+        await pilot.press("n")  # deny the command
+        await wait_for(pilot, lambda: len(chat.query(ApprovalBar)) == 1 and run.id not in chat._asking,
+                       what="the second question")
+        await pilot.press("y")
+        await idle(pilot, chat)
+        live = [str(c.query_one(".tool-header").render()) for c in chat.query(ToolCard)]
+        conversation_id = chat.agent.conversation.id if chat.agent else ""
+        await send(pilot, chat, "/new")
+        await wait_for(pilot, lambda: not chat.query(ToolCard), what="an empty transcript")
+        chat.resume(conversation_id)
+        await wait_for(pilot, lambda: len(chat.query(ToolCard)) == 2, what="the resumed cards")
+        await pilot.pause()
+        replayed = [str(c.query_one(".tool-header").render()) for c in chat.query(ToolCard)]
+    assert live[0].startswith("⊘ shell  echo hi") and replayed[0] == "⊘ shell  echo hi   denied"
+    assert replayed[1].startswith("✓ file_editor  create a.txt")

@@ -130,6 +130,21 @@ class AssistantEntry(Vertical):
         return not self.text.strip() and not self.reasoning.strip()
 
 
+_REFUSALS = ("Denied: the user did not approve", "Refused: ")
+"""How the approval policy's refusals begin (``lakecode.agent.approvals``): a saved result that
+begins so was a call that never ran."""
+
+
+def history_summary(call: ToolCall) -> str:
+    """A card's one-line summary for a saved call (live cards get the tool's own summary):
+    the command of a shell call, the command and path of a file edit."""
+    args = call.arguments
+    if call.name == "shell" and isinstance(args.get("command"), str):
+        return f"shell: {args['command']}"
+    parts = [str(args[key]) for key in ("command", "path") if isinstance(args.get(key), str)]
+    return f"{call.name} {' '.join(parts)}".strip()
+
+
 class Transcript(VerticalScroll):
     """The scrolling conversation (see the module docstring)."""
 
@@ -234,11 +249,14 @@ class Transcript(VerticalScroll):
                 if message.text.strip() or reasoning.strip():
                     widgets.append(AssistantEntry(message.text, reasoning))
                 for call in message.tool_calls:
-                    card = ToolCard(call, call.name)
+                    card = ToolCard(call, history_summary(call))
                     widgets.append(card)
                     if call.id in results:
                         pending.append((card, results[call.id]))
         await self.mount_all(widgets)
         for card, result in pending:
-            await card.show_result(result.text, result.is_error, 0.0)
+            if result.is_error and result.text.startswith(_REFUSALS):
+                card.denied(result.text)  # as it was shown live: ⊘ denied, with the reason
+            else:
+                await card.show_result(result.text, result.is_error, 0.0)
         self.scroll_end(animate=False)
