@@ -30,13 +30,16 @@ from lakecode.agent.events import (
     AssistantMessage,
     ContextCompacted,
     Notice,
+    ReasoningChunk,
     Retrying,
     RunFinished,
     RunStarted,
     TaskListUpdated,
+    TextChunk,
     ToolCallDenied,
     ToolCallResult,
     ToolCallStarted,
+    ToolCallStreaming,
     TurnStarted,
     TurnUsage,
     usage_dict,
@@ -160,19 +163,23 @@ class Progress:
     """
 
     def __init__(self, answer: TextIO, log: TextIO, *, color: bool = False, indent: str = "",
-                 answer_prefix: str = "") -> None:
+                 answer_prefix: str = "", live: bool = False) -> None:
         self.answer = answer
         self.log = log
         self.color = color
         self.indent = indent
         self.answer_prefix = answer_prefix
+        self.live = live
         self._denied: set[str] = set()
         self._context = RunContext(provider="", cwd="")
+        self._streamed = 0  # characters of the current turn's stream (for the live line)
+        self._live_shown = False
 
     def _style(self, text: str, **style: Any) -> str:
         return click.style(text, **style) if self.color else text
 
     def _say(self, text: str, **style: Any) -> None:
+        self._clear_live()
         for line in redact(text).splitlines() or [""]:
             self.log.write(self.indent + self._style(line, **style) + "\n")
         self.log.flush()
@@ -181,8 +188,28 @@ class Progress:
         """Nothing to show until the agent says which conversation this is."""
         self._context = context
 
+    def _clear_live(self) -> None:
+        if self._live_shown:
+            self.log.write("\r\x1b[2K")
+            self._live_shown = False
+
+    def _live(self, what: str) -> None:
+        """One line, rewritten in place, while the model streams (only on a terminal)."""
+        self.log.write(f"\r\x1b[2K{self.indent}  {self._style(f'… {what}', dim=True)}")
+        self.log.flush()
+        self._live_shown = True
+
     def event(self, event: AgentEvent) -> None:
         """Show ``event`` if it is worth a line (see the module docstring)."""
+        if isinstance(event, TextChunk | ReasoningChunk | ToolCallStreaming):
+            if self.live:
+                self._streamed += len(getattr(event, "text", ""))
+                what = ({TextChunk: "writing", ReasoningChunk: "thinking"}.get(type(event))
+                        if not isinstance(event, ToolCallStreaming) else f"writing a {event.name} call")
+                self._live(f"{what} ({self._streamed:,} characters)")
+            return
+        if isinstance(event, TurnStarted):
+            self._streamed = 0
         if isinstance(event, RunStarted):
             verb = "continuing" if self._context.resumed else "conversation"
             self._say(f"lakecode · {event.model} ({self._context.provider}) · {self._context.cwd} · "
@@ -218,6 +245,8 @@ class Progress:
             for line in text.splitlines():
                 self._say(f"  {line}")
             return
+        self._clear_live()
+        self.log.flush()
         self.answer.write("".join(f"{self.answer_prefix}{line}\n" for line in redact(text).splitlines()))
         self.answer.flush()
 

@@ -103,7 +103,7 @@ def run(text: str | None, prompt_file: str | None, model: str | None, as_json: b
     from lakecode.cli.output import JsonEvents, Progress, use_color
 
     renderer: Renderer = JsonEvents(sys.stdout) if as_json else Progress(
-        sys.stdout, sys.stderr, color=use_color(sys.stderr))
+        sys.stdout, sys.stderr, color=use_color(sys.stderr), live=sys.stderr.isatty())
     prompt, problem = _read_prompt(text, prompt_file)
     if problem is None and resume is not None and last:
         problem = "use either --resume or --last, not both"
