@@ -121,6 +121,8 @@ def occupied(ports: range | list[int]) -> Iterator[list[int]]:
     try:
         for port in ports:
             sock = socket.socket()
+            # An earlier test's callback leaves 8020 in TIME_WAIT; a listener may still take it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
                 sock.listen()
