@@ -31,3 +31,13 @@ def test_a_terminal_sees_the_stream_progress_on_one_line_that_is_cleared() -> No
 def test_a_pipe_sees_no_progress_line() -> None:
     answer, log = _run(live=False)
     assert answer == "Hello, world\n" and log == "turn 1\n"
+
+
+def test_a_retry_line_keeps_the_services_sentence_with_the_endpoint() -> None:
+    from lakecode.agent.events import Retrying
+
+    log = io.StringIO()
+    reason = ("Rate limited by https://dbc-a1b2345c-d6e7.cloud.databricks.com (REQUEST_LIMIT_EXCEEDED): "
+              "Exceeded workspace QPS rate limit for databricks-claude-sonnet-4-5.")
+    Progress(io.StringIO(), log).event(Retrying(2, 2.0, reason))
+    assert log.getvalue() == f"  ↻ {reason}; retrying in 2.0 s (attempt 2)\n"

@@ -117,11 +117,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _first_line(text: str) -> str:
+def _first_line(text: str, limit: int = _SUMMARY_CHARS) -> str:
     for line in text.splitlines():
         if line.strip():
             line = line.strip()
-            return line if len(line) <= _SUMMARY_CHARS else line[: _SUMMARY_CHARS - 1] + "…"
+            return line if len(line) <= limit else line[: limit - 1] + "…"
     return "(no output)"
 
 
@@ -229,7 +229,8 @@ class Progress:
             plan = " · ".join(f"{_MARKS.get(t.status, '[ ]')} {t.title}" for t in event.tasks)
             self._say(f"    plan: {plan}", dim=True)
         elif isinstance(event, Retrying):
-            self._say(f"  ↻ {_first_line(event.reason)}; retrying in {event.delay:.1f} s "
+            # (long enough for the service's own sentence, which names the endpoint)
+            self._say(f"  ↻ {_first_line(event.reason, 220)}; retrying in {event.delay:.1f} s "
                       f"(attempt {event.attempt})", fg="yellow")
         elif isinstance(event, ContextCompacted):
             self._say(f"  context compacted: about {event.tokens_before:,} → {event.tokens_after:,} "
